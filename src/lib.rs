@@ -1,0 +1,2 @@
+//! yoe: a hardened, sandbox-first build runner for embedded Linux.
+pub mod cli;

@@ -1,0 +1,4 @@
+//! The `yoe` binary: parse the command line and hand over to the library.
+fn main() -> std::process::ExitCode {
+    yoe::cli::main()
+}
