@@ -1,2 +1,6 @@
 //! yoe: a hardened, sandbox-first build runner for embedded Linux.
 pub mod cli;
+pub mod env;
+pub mod graph;
+pub mod model;
+pub mod starlark;

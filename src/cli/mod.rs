@@ -1,6 +1,123 @@
-//! Command-line entry point; owns argument parsing and exit codes.
+//! Command-line entry point: clap definitions (one file per verb), logging setup, and exit
+//! codes. `anyhow` lives here and nowhere else; results go to stdout through `output`.
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Args, Parser, Subcommand};
+
+mod build;
+mod desc;
+mod graph;
+mod init;
+pub mod output;
+mod project;
+mod refs;
+
+pub use project::Session;
+
+/// Exit codes (documented in docs/cli.md).
+pub mod exit {
+    /// Everything asked for was done.
+    pub const OK: u8 = 0;
+    /// The command failed (bad project, failed build, ...).
+    pub const FAILURE: u8 = 1;
+    /// The command line was wrong.
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "yoe", version, about = "A hardened, sandbox-first build runner for embedded Linux")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every verb understands.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Project directory (default: the nearest parent directory holding PROJECT.star).
+    #[arg(long, global = true, env = "YOE_PROJECT", value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Machine-readable JSON on stdout where the verb supports it.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Turn every remaining convenience into an error.
+    #[arg(long, global = true)]
+    pub paranoid: bool,
+    /// Machine to load for (overrides local.star and defaults).
+    #[arg(long, global = true)]
+    pub machine: Option<String>,
+    /// Distro to load for (overrides local.star and defaults).
+    #[arg(long, global = true)]
+    pub distro: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a small working project into DIR.
+    Init(init::InitArgs),
+    /// Build units (all when none are named).
+    Build(build::BuildArgs),
+    /// Show the dependency graph.
+    Graph(graph::GraphArgs),
+    /// Describe a unit: every field and where it was defined.
+    Desc(desc::DescArgs),
+    /// List the units that depend on a unit.
+    Refs(refs::RefsArgs),
+    /// Print the version.
+    Version,
+}
+
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.global.verbose);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            output::error(&e);
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let g = cli.global;
+    match cli.command {
+        Command::Init(a) => init::run(&g, a),
+        Command::Build(a) => build::run(&g, a),
+        Command::Graph(a) => graph::run(&g, a),
+        Command::Desc(a) => desc::run(&g, a),
+        Command::Refs(a) => refs::run(&g, a),
+        Command::Version => {
+            output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = crate::env::var(crate::env::YOE_LOG)
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

@@ -1,0 +1,85 @@
+//! `yoe graph`: the dependency graph as text, Graphviz dot, or JSON.
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::{Global, Session, exit, output};
+use crate::graph::EdgeKind;
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Only these units and what they depend on.
+    pub units: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Dot,
+    Json,
+}
+
+#[derive(Serialize)]
+struct JsonNode<'a> {
+    name: &'a str,
+    class: &'a str,
+    module: &'a str,
+    deps: Vec<JsonEdge<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonEdge<'a> {
+    name: &'a str,
+    kind: EdgeKind,
+}
+
+pub fn run(g: &Global, a: GraphArgs) -> anyhow::Result<u8> {
+    let s = Session::open(g)?;
+    let order = if a.units.is_empty() { s.graph.order()? } else { s.graph.plan(&a.units)? };
+    let format = if g.json { Format::Json } else { a.format };
+    match format {
+        Format::Text => {
+            for name in &order {
+                let deps: Vec<&str> = s.graph.deps_of(name).iter().map(|(d, _)| d.as_str()).collect();
+                if deps.is_empty() {
+                    output::line(name);
+                } else {
+                    output::line(&format!("{name} <- {}", deps.join(", ")));
+                }
+            }
+        }
+        Format::Dot => {
+            output::line("digraph yoe {");
+            output::line("  rankdir=LR;");
+            for name in &order {
+                output::line(&format!("  {name:?};"));
+                for (d, kind) in s.graph.deps_of(name) {
+                    let style = match kind {
+                        EdgeKind::Dep => "",
+                        EdgeKind::Artifact => " [style=dashed]",
+                        EdgeKind::Container => " [color=blue]",
+                        EdgeKind::RuntimeOfDep => " [style=dotted]",
+                    };
+                    output::line(&format!("  {name:?} -> {d:?}{style};"));
+                }
+            }
+            output::line("}");
+        }
+        Format::Json => {
+            let units = &s.loaded.project.units;
+            let nodes: Vec<JsonNode> = order
+                .iter()
+                .map(|n| JsonNode {
+                    name: n,
+                    class: &units[n].class,
+                    module: &units[n].module,
+                    deps: s.graph.deps_of(n).iter().map(|(d, k)| JsonEdge { name: d, kind: *k }).collect(),
+                })
+                .collect();
+            output::json(&serde_json::json!({ "order": order, "units": nodes }))?;
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,32 @@
+//! Loading the project for a verb: finds the root, loads it, and turns load errors into
+//! one readable report.
+use anyhow::anyhow;
+
+use super::Global;
+use crate::graph::Graph;
+use crate::starlark::{LoadOptions, Loaded, LocalOnly, ModuleSource, find_root, load};
+
+/// A loaded project plus its graph, as most verbs need.
+pub struct Session {
+    pub loaded: Loaded,
+    pub graph: Graph,
+}
+
+impl Session {
+    pub fn open(g: &Global) -> anyhow::Result<Session> {
+        Self::open_with(g, &LocalOnly)
+    }
+
+    pub fn open_with(g: &Global, modules: &dyn ModuleSource) -> anyhow::Result<Session> {
+        let start = g.project.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+        let root = find_root(&start).map_err(|e| anyhow!("{e}"))?;
+        let opts = LoadOptions { start: root.clone(), machine: g.machine.clone(), distro: g.distro.clone(), modules };
+        let loaded = load(&opts).map_err(|e| anyhow!("{}", e.render(&root)))?;
+        let graph = Graph::build(&loaded.project).map_err(|e| anyhow!("{e}"))?;
+        Ok(Session { loaded, graph })
+    }
+
+    pub fn root(&self) -> &std::path::Path {
+        &self.loaded.project.root
+    }
+}

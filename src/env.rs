@@ -1,0 +1,23 @@
+//! Every environment variable yoe reads, documented in one place; the only module that
+//! calls `std::env::var`. Nothing read here reaches a build step's environment.
+
+/// Project directory (same as `--project`).
+pub const YOE_PROJECT: &str = "YOE_PROJECT";
+/// Log filter for `tracing` (e.g. `debug`, `yoe=trace`); `-v` raises the default.
+pub const YOE_LOG: &str = "YOE_LOG";
+/// Cache directory (modules, sources); default `$XDG_CACHE_HOME/yoe` or `~/.cache/yoe`.
+pub const YOE_CACHE: &str = "YOE_CACHE";
+/// Path to the sandbox helper binary (development override).
+pub const YOE_SANDBOX_HELPER: &str = "YOE_SANDBOX_HELPER";
+/// Set by CI systems; under CI, `--allow-unpinned` is refused.
+pub const CI: &str = "CI";
+
+/// Read a variable; empty counts as unset.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Whether we run under CI (`CI` set to anything but `false`/`0`).
+pub fn in_ci() -> bool {
+    var(CI).is_some_and(|v| v != "false" && v != "0")
+}

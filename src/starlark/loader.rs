@@ -1,0 +1,530 @@
+//! Evaluation of a whole project in Go yoe's phase order: PROJECT.star, local.star, module
+//! resolution, machines/, MODULE.star, containers/, units/, the provides table, images/.
+//! Each file is parsed, checked for refused constructs, evaluated once (load cache), and
+//! frozen. It trusts no `.star` text and no path: every file is checked to stay in its root.
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ::starlark::PrintHandler;
+use ::starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
+use ::starlark::eval::{Evaluator, FileLoader, ReturnFileLoader};
+use sha2::{Digest, Sha256};
+
+use super::builtins::{module_globals, yoe_globals};
+use super::diag::Diagnostic;
+use super::engine::{Engine, ModuleInfo, Phase, source_name};
+use super::labels::Roots;
+use super::modules::{ModuleSource, resolve};
+use super::runtime::FnRuntime;
+use super::syntax::{Literal, ParsedFile};
+use super::values::Ctx;
+use super::{LoadError, Loaded};
+use crate::model::project::Project;
+use crate::model::{Location, ResolvedModule};
+
+/// Sends Starlark `print()` to the log (stderr), never to stdout.
+pub struct LogPrint;
+
+impl PrintHandler for LogPrint {
+    fn println(&self, text: &str) -> ::starlark::Result<()> {
+        tracing::info!(target: "yoe::starlark", "{text}");
+        Ok(())
+    }
+}
+
+/// What to load and how.
+pub struct LoadOptions<'a> {
+    /// A directory inside the project (the nearest parent with PROJECT.star is used).
+    pub start: PathBuf,
+    /// `--machine`: overrides `local.star` and `defaults(machine=)`.
+    pub machine: Option<String>,
+    /// `--distro`: overrides `local.star` and `defaults(distro=)`.
+    pub distro: Option<String>,
+    /// Where remote modules come from.
+    pub modules: &'a dyn ModuleSource,
+}
+
+/// Find the project root: `start` or its nearest parent holding PROJECT.star.
+pub fn find_root(start: &Path) -> Result<PathBuf, LoadError> {
+    let abs = start.canonicalize().map_err(|e| LoadError::Io { path: start.to_path_buf(), message: e.to_string() })?;
+    abs.ancestors().find(|d| d.join("PROJECT.star").is_file()).map(Path::to_path_buf).ok_or(LoadError::NoProject(abs))
+}
+
+struct Globalses {
+    base: Globals,
+    with_ctx: Globals,
+    peek: Globals,
+}
+
+fn globals(ctx: &Ctx) -> Globalses {
+    let std = || GlobalsBuilder::extended_by(&[LibraryExtension::Print]).with(module_globals);
+    let base = std().with(yoe_globals).build();
+    let mut b = std().with(yoe_globals);
+    b.set("ctx", ctx.clone());
+    Globalses { base, with_ctx: b.build(), peek: std().build() }
+}
+
+struct Loader<'a> {
+    engine: &'a Engine,
+    globals: Globalses,
+    cache: HashMap<PathBuf, FrozenModule>,
+    sources: BTreeMap<PathBuf, Arc<str>>,
+    order: Vec<PathBuf>,
+}
+
+/// Load a project. The first error stops the load and names file, line and what was expected.
+pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let root = find_root(&opts.start)?;
+    let engine = Engine::new(root.clone());
+    let ctx = Ctx { state: engine.ctx.clone() };
+    let mut l = Loader {
+        engine: &engine,
+        globals: globals(&ctx),
+        cache: HashMap::new(),
+        sources: BTreeMap::new(),
+        order: Vec::new(),
+    };
+    engine.state.borrow_mut().roots = Roots { project: root.clone(), modules: Vec::new() };
+
+    // 1. PROJECT.star
+    let project_file = root.join("PROJECT.star");
+    l.set_phase(Phase::Project, "", 0, &project_file);
+    l.eval_file(&project_file, Which::Base)?;
+    let (decl, _) = engine.state.borrow().project.clone().ok_or_else(|| {
+        LoadError::Invalid(format!("{}: PROJECT.star did not call project()", project_file.display()))
+    })?;
+
+    // 2. local.star
+    let local_file = root.join("local.star");
+    if local_file.is_file() {
+        l.set_phase(Phase::Local, "", 0, &local_file);
+        l.eval_file(&local_file, Which::Base)?;
+    }
+    let local = engine.state.borrow().local.clone().unwrap_or_default();
+
+    // 3. modules (with transitive deps), each checked for refused `commands/`.
+    check_no_commands(&root)?;
+    let mut peek = |dir: &Path| l.peek(dir);
+    let modules = resolve(&root, &decl.modules, opts.modules, &mut peek).map_err(LoadError::Module)?;
+    for m in &modules {
+        check_no_commands(&m.dir)?;
+    }
+    engine.state.borrow_mut().roots.modules = modules.iter().map(|m| (m.name.clone(), m.dir.clone())).collect();
+    let project_priority = modules.len() as i32 + 1;
+
+    // 4. machines/
+    l.phase(Phase::Machines, &root, &modules, project_priority)?;
+
+    // 5. machine, distro and ctx
+    let machines = engine.state.borrow().machines.clone();
+    let machine = opts
+        .machine
+        .clone()
+        .or_else(|| Some(local.machine.clone()).filter(|m| !m.is_empty()))
+        .unwrap_or_else(|| decl.defaults.machine.clone());
+    if (opts.machine.is_some() || !local.machine.is_empty()) && !machines.contains_key(&machine) {
+        return Err(LoadError::Invalid(format!(
+            "machine {machine:?} not found (known: {})",
+            machines.keys().cloned().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let active = machines.get(&machine).cloned();
+    let distro_override = opts.distro.clone().unwrap_or_else(|| local.default_distro_override.clone());
+    let distro = if distro_override.is_empty() { decl.defaults.distro.clone() } else { distro_override.clone() };
+    {
+        let mut c = engine.ctx.lock().unwrap_or_else(|e| e.into_inner());
+        c.arch = active.as_ref().map(|m| m.arch.clone()).unwrap_or_else(|| "x86_64".into());
+        c.machine = machine.clone();
+        c.project_version = decl.version.clone();
+        c.default_distro = decl.defaults.distro.clone();
+        c.default_distro_override = distro_override.clone();
+        c.machine_config = active.clone();
+        if let Some(k) = active.as_ref().and_then(|m| m.kernel.as_ref()) {
+            if !k.provides.is_empty() && !k.unit.is_empty() {
+                c.provides.insert(k.provides.clone(), k.unit.clone());
+            }
+        }
+        let mut st = engine.state.borrow_mut();
+        st.provides = c.provides.clone();
+        st.distro = distro.clone();
+        st.prefer_modules = decl.prefer_modules.clone();
+    }
+
+    // 6. MODULE.star of each module
+    for m in &modules {
+        let f = m.dir.join("MODULE.star");
+        if f.is_file() {
+            l.set_phase(Phase::ModuleStar, &m.name, m.priority, &f);
+            l.eval_file(&f, Which::Ctx)?;
+        }
+    }
+
+    // 7. prefer_modules must name real modules (or feeds, `<module>.<feed>`).
+    check_prefer_modules(&decl.prefer_modules, &modules, &engine.state.borrow().feeds)?;
+
+    // 8. containers/ and units/
+    l.phase(Phase::Containers, &root, &modules, project_priority)?;
+    l.phase(Phase::Units, &root, &modules, project_priority)?;
+
+    // 9. provides table
+    let provides = provides_table(&engine)?;
+    engine.ctx.lock().unwrap_or_else(|e| e.into_inner()).provides = provides.clone();
+    engine.state.borrow_mut().provides = provides.clone();
+
+    // 10. images/
+    l.phase(Phase::Images, &root, &modules, project_priority)?;
+
+    // 11. the view for this load's distro, and the callables for build time
+    let st = engine.state.borrow();
+    let mut names: Vec<&String> = st.by_module.values().flat_map(|m| m.keys()).collect();
+    names.sort();
+    names.dedup();
+    let units = names
+        .into_iter()
+        .filter_map(|n| super::engine::lookup(&st, n, &distro).filter(|u| &u.name == n).map(|u| (n.clone(), u.clone())))
+        .collect();
+    let mut fns = Vec::with_capacity(st.stashed.len());
+    for (file, global) in &st.stashed {
+        let module = l
+            .cache
+            .get(file)
+            .ok_or_else(|| LoadError::Invalid(format!("internal: no module for {}", file.display())))?;
+        let v = module.get_any_visibility(global).map_err(|e| LoadError::Invalid(format!("internal: {e}")))?.0;
+        fns.push(v);
+    }
+    let project = Project {
+        root: root.clone(),
+        local,
+        distro,
+        machine,
+        arch: engine.ctx.lock().map(|c| c.arch.clone()).unwrap_or_default(),
+        modules,
+        machines,
+        units,
+        provides,
+        shadows: st.shadows.clone(),
+        feeds: st.feeds.clone(),
+        commands: st.commands.clone(),
+        files: l.order.clone(),
+        decl,
+    };
+    drop(st);
+    Ok(Loaded { project, runtime: FnRuntime { fns }, sources: l.sources })
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Base,
+    Ctx,
+}
+
+impl Loader<'_> {
+    fn set_phase(&self, phase: Phase, module: &str, priority: i32, walker_file: &Path) {
+        let mut st = self.engine.state.borrow_mut();
+        st.phase = phase;
+        st.module = module.to_string();
+        st.priority = priority;
+        st.walker_file = walker_file.to_path_buf();
+    }
+
+    /// Evaluate `<root>/<dir>/**/*.star` of the project (top priority), then of each module.
+    fn phase(
+        &mut self,
+        phase: Phase,
+        root: &Path,
+        modules: &[ResolvedModule],
+        project_priority: i32,
+    ) -> Result<(), LoadError> {
+        let which = if phase == Phase::Machines { Which::Base } else { Which::Ctx };
+        for (name, dir, prio) in std::iter::once(("", root, project_priority))
+            .chain(modules.iter().map(|m| (m.name.as_str(), m.dir.as_path(), m.priority)))
+        {
+            for file in walk(dir, phase.dir())? {
+                if self.cache.contains_key(&file) {
+                    continue; // already evaluated through a load()
+                }
+                self.set_phase(phase, name, prio, &file);
+                self.eval_file(&file, which)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Peek at a module's MODULE.star for `module_info()` only.
+    fn peek(&mut self, dir: &Path) -> Result<Option<ModuleInfo>, String> {
+        let file = dir.join("MODULE.star");
+        if !file.is_file() {
+            return Ok(None);
+        }
+        let saved = self.engine.state.borrow().phase;
+        self.engine.state.borrow_mut().phase = Phase::Peek;
+        self.engine.state.borrow_mut().module_info = None;
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        let parsed = ParsedFile::parse(&file, text).map_err(|e| e.to_string())?;
+        let engine = self.engine;
+        let globals = &self.globals.peek;
+        let result = Module::with_temp_heap(|module| {
+            let loader = NoLoads;
+            let mut eval = Evaluator::new(&module);
+            eval.extra = Some(engine);
+            eval.set_loader(&loader);
+            eval.eval_module(parsed.ast, globals).map(|_| ())
+        });
+        let mut st = self.engine.state.borrow_mut();
+        st.phase = saved;
+        let info = st.module_info.take();
+        match (result, info) {
+            (_, Some(info)) => Ok(Some(info)),
+            // As in Go yoe: a MODULE.star that cannot be peeked names itself by its path.
+            (Ok(()), None) | (Err(_), None) => Ok(None),
+        }
+    }
+
+    /// Parse, check, resolve loads, evaluate and freeze one file (once).
+    fn eval_file(&mut self, path: &Path, which: Which) -> Result<(), LoadError> {
+        if self.cache.contains_key(path) {
+            return Ok(());
+        }
+        let root = self.engine.root.clone();
+        {
+            let st = self.engine.state.borrow();
+            if st.eval_stack.iter().any(|p| p == path) {
+                let mut chain: Vec<String> = st.eval_stack.iter().map(|p| rel(p, &root)).collect();
+                chain.push(rel(path, &root));
+                return Err(LoadError::Invalid(format!("load cycle: {}", chain.join(" → "))));
+            }
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| LoadError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        let parsed = ParsedFile::parse(path, text).map_err(|e| LoadError::Eval(e.to_string()))?;
+        check_refused(&parsed, &root)?;
+        self.sources.insert(path.to_path_buf(), parsed.text.clone());
+
+        // Resolve and evaluate the loads first (each at most once).
+        let mut digest = Sha256::new();
+        digest.update(path.as_os_str().as_encoded_bytes());
+        digest.update([0]);
+        digest.update(parsed.text.as_bytes());
+        let mut labels: Vec<(String, PathBuf)> = Vec::new();
+        for load in parsed.loads() {
+            let target = {
+                let st = self.engine.state.borrow();
+                st.roots.resolve(&load.label, path)
+            }
+            .map_err(|e| located(&parsed, load.span.clone(), e.to_string(), "this load", None))?;
+            self.engine.state.borrow_mut().eval_stack.push(path.to_path_buf());
+            let r = self.eval_file(&target, which);
+            self.engine.state.borrow_mut().eval_stack.pop();
+            r?;
+            let st = self.engine.state.borrow();
+            digest.update(st.closure_digest.get(&target).map(String::as_bytes).unwrap_or_default());
+            labels.push((load.label, target));
+        }
+        let digest = hex(&digest.finalize());
+        self.engine.state.borrow_mut().closure_digest.insert(path.to_path_buf(), digest);
+
+        let modules: HashMap<&str, &FrozenModule> =
+            labels.iter().filter_map(|(label, p)| self.cache.get(p).map(|m| (label.as_str(), m))).collect();
+        let globals = match which {
+            Which::Base => &self.globals.base,
+            Which::Ctx => &self.globals.with_ctx,
+        };
+        let engine = self.engine;
+        engine.state.borrow_mut().eval_stack.push(path.to_path_buf());
+        let result = Module::with_temp_heap(|module| {
+            {
+                let loader = ReturnFileLoader { modules: &modules };
+                let print = LogPrint;
+                let mut eval = Evaluator::new(&module);
+                eval.extra = Some(engine);
+                eval.set_loader(&loader);
+                eval.set_print_handler(&print);
+                eval.eval_module(parsed.ast, globals).map_err(|e| LoadError::Eval(e.to_string()))?;
+            }
+            module.freeze().map_err(|e| LoadError::Invalid(format!("{}: freezing module: {e:?}", rel(path, &root))))
+        });
+        engine.state.borrow_mut().eval_stack.pop();
+        let frozen = result?;
+        self.cache.insert(path.to_path_buf(), frozen);
+        self.order.push(path.to_path_buf());
+        Ok(())
+    }
+}
+
+struct NoLoads;
+
+impl FileLoader for NoLoads {
+    fn load(&self, path: &str) -> ::starlark::Result<FrozenModule> {
+        Err(::starlark::Error::new_other(anyhow::anyhow!(
+            "load({path:?}) is not available while peeking at MODULE.star"
+        )))
+    }
+}
+
+/// `.star` files under `root/dir`, recursively, in lexical order; each must stay in `root`.
+fn walk(root: &Path, dir: &str) -> Result<Vec<PathBuf>, LoadError> {
+    let base = root.join(dir);
+    if !base.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(&base).sort_by_file_name().follow_links(false) {
+        let entry = entry.map_err(|e| LoadError::Io { path: base.clone(), message: e.to_string() })?;
+        let p = entry.path();
+        if p.extension().is_none_or(|e| e != "star") || entry.file_type().is_dir() {
+            continue;
+        }
+        let canonical =
+            p.canonicalize().map_err(|e| LoadError::Io { path: p.to_path_buf(), message: e.to_string() })?;
+        if !canonical.starts_with(root) || !canonical.is_file() {
+            return Err(LoadError::Invalid(format!(
+                "{} resolves to {}, outside its root {}",
+                p.display(),
+                canonical.display(),
+                root.display()
+            )));
+        }
+        out.push(canonical);
+    }
+    Ok(out)
+}
+
+/// `commands/*.star` run `ctx.shell()` on the host in Go yoe; yoe refuses to load them.
+fn check_no_commands(root: &Path) -> Result<(), LoadError> {
+    let dir = root.join("commands");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let mut found: Vec<PathBuf> =
+        rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "star")).collect();
+    found.sort();
+    match found.first() {
+        None => Ok(()),
+        Some(f) => Err(LoadError::Refused {
+            location: Location::file_only(f.clone()),
+            message: format!(
+                "{}: custom commands (commands/*.star) are refused: they run ctx.shell() on the host, outside any sandbox [rule: removed-escalation-kwarg]",
+                f.display()
+            ),
+        }),
+    }
+}
+
+/// Load-time refusals visible in the text: a literal `host=True` / `privileged=True` in a
+/// `run()` call anywhere in the file.
+fn check_refused(f: &ParsedFile, _root: &Path) -> Result<(), LoadError> {
+    for call in f.calls() {
+        if call.callee != "run" {
+            continue;
+        }
+        for kw in ["privileged", "host"] {
+            if let Some(arg) = call.kwarg(kw).filter(|a| a.value == Literal::Bool(true)) {
+                let why = if kw == "host" {
+                    "yoe never runs build code on the host; every step runs in the sandbox"
+                } else {
+                    "yoe never runs build code as root; filesystems, images and ownership are produced by yoe's drivers"
+                };
+                return Err(located(
+                    f,
+                    arg.span.clone(),
+                    format!("run({kw}=True) is refused: {why}"),
+                    "refused here",
+                    Some(
+                        "remove the argument; see `yoe audit` rule removed-escalation-kwarg and docs/differences.md"
+                            .into(),
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn located(
+    f: &ParsedFile,
+    span: std::ops::Range<usize>,
+    message: String,
+    label: &str,
+    help: Option<String>,
+) -> LoadError {
+    LoadError::Located(Box::new(Diagnostic {
+        location: f.location(span.clone()),
+        message,
+        source: f.text.clone(),
+        span,
+        label: label.to_string(),
+        help,
+    }))
+}
+
+/// The provides table, filled name-sorted from the winning units, as Go yoe does. Two
+/// providers at the same priority are an error naming both definitions.
+fn provides_table(engine: &Engine) -> Result<BTreeMap<String, String>, LoadError> {
+    let st = engine.state.borrow();
+    let mut table = st.provides.clone();
+    for (name, u) in &st.flat {
+        for virt in u.provides.iter().filter(|v| !v.is_empty()) {
+            let Some(existing_name) = table.get(virt).cloned() else {
+                table.insert(virt.clone(), name.clone());
+                continue;
+            };
+            let Some(existing) = st.flat.get(&existing_name) else {
+                table.insert(virt.clone(), name.clone()); // a machine kernel seed: units win
+                continue;
+            };
+            if !u.distro.is_empty() && !existing.distro.is_empty() && u.distro != existing.distro {
+                continue;
+            }
+            if existing.priority == u.priority && existing.name != u.name {
+                return Err(LoadError::Invalid(format!(
+                    "virtual package {virt:?} is provided by both {:?} ({}, {}) and {:?} ({}, {}) at the same priority; \
+                     rename one, drop one `provides`, or move one into a module that ranks differently",
+                    existing.name,
+                    existing.defined_at.relative_to(&engine.root),
+                    source_name(&existing.module),
+                    u.name,
+                    u.defined_at.relative_to(&engine.root),
+                    source_name(&u.module),
+                )));
+            }
+            if u.priority > existing.priority {
+                table.insert(virt.clone(), name.clone());
+            }
+        }
+    }
+    Ok(table)
+}
+
+fn check_prefer_modules(
+    prefer: &BTreeMap<String, BTreeMap<String, String>>,
+    modules: &[ResolvedModule],
+    feeds: &[crate::model::Feed],
+) -> Result<(), LoadError> {
+    let mut known: Vec<String> = modules.iter().map(|m| m.name.clone()).collect();
+    known.extend(feeds.iter().map(|f| format!("{}.{}", f.module, f.name)));
+    for (distro, pins) in prefer {
+        for (unit, module) in pins {
+            if module.is_empty() || known.contains(module) {
+                continue;
+            }
+            let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = crate::model::fields::suggest(module, &refs)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            return Err(LoadError::Invalid(format!(
+                "project(): prefer_modules[{distro:?}][{unit:?}] names module {module:?}, which is not loaded{hint}; known modules: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn rel(p: &Path, root: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,66 @@
+//! The evaluator for the yoe Starlark dialect. It is the only place Starlark values exist:
+//! files are evaluated here and their declarations leave as validated `crate::model` types
+//! (plus opaque handles to `fn` steps). It trusts no `.star` file and no path in one.
+
+mod builtins;
+mod convert;
+pub mod diag;
+mod engine;
+pub mod labels;
+mod loader;
+mod marker;
+pub mod modules;
+mod runtime;
+pub mod syntax;
+mod values;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use loader::{LoadOptions, find_root, load};
+pub use modules::{LocalOnly, ModuleSource};
+pub use runtime::{BuildHost, FnRuntime, RunOutput};
+
+use crate::model::{Location, Project};
+
+/// A loaded project: the model, the `fn` steps' runtime, and the text of every file read.
+pub struct Loaded {
+    pub project: Project,
+    pub runtime: FnRuntime,
+    pub sources: BTreeMap<PathBuf, Arc<str>>,
+}
+
+/// Why a project failed to load. Every message names the file (and line where known).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error("no PROJECT.star found in {} or any parent directory", .0.display())]
+    NoProject(PathBuf),
+    #[error("reading {}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    /// A refusal or error tied to a span of a file, rendered like rustc.
+    #[error("{}", .0.message)]
+    Located(Box<diag::Diagnostic>),
+    /// A refusal about a whole file.
+    #[error("{message}")]
+    Refused { location: Location, message: String },
+    /// An error raised while evaluating Starlark (with its traceback and source line).
+    #[error("{0}")]
+    Eval(String),
+    #[error("{0}")]
+    Module(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl LoadError {
+    /// The full human-readable report, with source snippets where available.
+    pub fn render(&self, root: &std::path::Path) -> String {
+        match self {
+            LoadError::Located(d) => d.render(root),
+            // Starlark names files by absolute path; show them relative to the project.
+            other => other.to_string().replace(&format!("{}/", root.display()), ""),
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Module resolution: where each declared module lives on disk, its name (from a peek at
+//! its MODULE.star), transitive `module_info(deps=)` with Go yoe's fixpoint, and cycle
+//! detection. Where remote modules come from is behind [`ModuleSource`].
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::engine::ModuleInfo;
+use super::labels::resolve_within;
+use crate::model::{ModuleRef, ResolvedModule};
+
+/// Provides the checkout directory of a remote (non-`local=`) module.
+pub trait ModuleSource {
+    /// The verified checkout root of `module` (the directory `path=` is relative to).
+    fn checkout(&self, module: &ModuleRef) -> Result<PathBuf, String>;
+}
+
+/// Only `local=` modules: a remote module is an error that says how to get it.
+pub struct LocalOnly;
+
+impl ModuleSource for LocalOnly {
+    fn checkout(&self, m: &ModuleRef) -> Result<PathBuf, String> {
+        Err(format!(
+            "module {:?} ({}) is not available locally; run `yoe module sync` to fetch the pinned commit, \
+             or point `local=` at a checkout inside the project",
+            m.basename(),
+            m.describe()
+        ))
+    }
+}
+
+/// Limit on transitive rounds, as in Go yoe.
+const MAX_ROUNDS: usize = 16;
+
+/// Resolve `declared` modules (from PROJECT.star) plus their transitive deps.
+/// `peek` reads a module's MODULE.star for its name and deps.
+pub fn resolve(
+    root: &Path,
+    declared: &[ModuleRef],
+    source: &dyn ModuleSource,
+    peek: &mut dyn FnMut(&Path) -> Result<Option<ModuleInfo>, String>,
+) -> Result<Vec<ResolvedModule>, String> {
+    struct Entry {
+        decl: ModuleRef,
+        dir: PathBuf,
+        info: Option<ModuleInfo>,
+        transitive: bool,
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut pending: Vec<(ModuleRef, bool)> = declared.iter().cloned().map(|m| (m, false)).collect();
+    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut rounds = 0;
+    while !pending.is_empty() {
+        rounds += 1;
+        if rounds > MAX_ROUNDS + 1 {
+            return Err(format!("module dependencies are nested deeper than {MAX_ROUNDS} levels"));
+        }
+        let batch = std::mem::take(&mut pending);
+        let first_new = entries.len();
+        for (decl, transitive) in batch {
+            let dir = locate(root, &decl, source)?;
+            let id = decl.identity(if decl.local.is_empty() { None } else { Some(&dir) });
+            if ids.contains_key(&id) {
+                continue;
+            }
+            let base = decl.basename();
+            if let Some(other) = entries.iter().find(|e| e.decl.basename() == base) {
+                if !other.transitive && transitive {
+                    continue; // the project-level declaration wins
+                }
+                return Err(format!(
+                    "module {base:?} is declared twice at incompatible refs: {} and {} (pin one explicitly at the project level)",
+                    other.decl.describe(),
+                    decl.describe()
+                ));
+            }
+            let info = peek(&dir)?;
+            ids.insert(id, entries.len());
+            entries.push(Entry { decl, dir, info, transitive });
+        }
+        for e in &entries[first_new..] {
+            let parent = module_name(&e.decl, e.info.as_ref());
+            for dep in e.info.iter().flat_map(|i| i.deps.iter()) {
+                pending.push((dep.clone(), true));
+                edges.entry(parent.clone()).or_default().push(dep.clone().basename());
+            }
+        }
+    }
+    // Edges were recorded by declared basename; map them to resolved names for the check.
+    let by_base: HashMap<String, String> =
+        entries.iter().map(|e| (e.decl.basename(), module_name(&e.decl, e.info.as_ref()))).collect();
+    let graph: BTreeMap<String, Vec<String>> = edges
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|d| by_base.get(&d).cloned().unwrap_or(d)).collect()))
+        .collect();
+    if let Some(cycle) = find_cycle(&graph) {
+        return Err(format!("module dependency cycle: {}", cycle.join(" → ")));
+    }
+    let mut seen_names: HashMap<String, PathBuf> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, e) in entries.into_iter().enumerate() {
+        let name = module_name(&e.decl, e.info.as_ref());
+        if let Some(prev) = seen_names.insert(name.clone(), e.dir.clone()) {
+            return Err(format!(
+                "two modules are both named {name:?} ({} and {}); module names must be unique",
+                prev.display(),
+                e.dir.display()
+            ));
+        }
+        out.push(ResolvedModule {
+            name,
+            description: e.info.as_ref().map(|i| i.description.clone()).unwrap_or_default(),
+            decl: e.decl,
+            dir: e.dir,
+            priority: i as i32 + 1,
+            transitive: e.transitive,
+        });
+    }
+    Ok(out)
+}
+
+fn module_name(decl: &ModuleRef, info: Option<&ModuleInfo>) -> String {
+    info.map(|i| i.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| decl.basename())
+}
+
+/// The directory holding a module's MODULE.star, contained as the design requires.
+fn locate(root: &Path, m: &ModuleRef, source: &dyn ModuleSource) -> Result<PathBuf, String> {
+    let at = m.declared_at.as_ref().map(|l| format!("{}: ", l.relative_to(root))).unwrap_or_default();
+    let checkout = if !m.local.is_empty() {
+        resolve_within(&format!("{at}module {:?}: local={:?}", m.basename(), m.local), root, &m.local, root, "project")?
+    } else {
+        source.checkout(m).map_err(|e| format!("{at}{e}"))?
+    };
+    if m.path.is_empty() {
+        return Ok(checkout);
+    }
+    resolve_within(
+        &format!("{at}module {:?}: path={:?}", m.basename(), m.path),
+        &checkout,
+        &m.path,
+        &checkout,
+        "module checkout",
+    )
+}
+
+/// A cycle in `graph`, as the list of names with the first repeated at the end.
+pub fn find_cycle(graph: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        graph: &BTreeMap<String, Vec<String>>,
+        state: &mut HashMap<String, u8>,
+        stack: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        match state.get(n) {
+            Some(1) => {
+                let start = stack.iter().position(|s| s == n).unwrap_or(0);
+                let mut cycle = stack[start..].to_vec();
+                cycle.push(n.to_string());
+                return Some(cycle);
+            }
+            Some(_) => return None,
+            None => {}
+        }
+        state.insert(n.to_string(), 1);
+        stack.push(n.to_string());
+        for d in graph.get(n).into_iter().flatten() {
+            if let Some(c) = visit(d, graph, state, stack) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state.insert(n.to_string(), 2);
+        None
+    }
+    let mut state = HashMap::new();
+    for n in graph.keys() {
+        if let Some(c) = visit(n, graph, &mut state, &mut Vec::new()) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycle_is_reported_in_order() {
+        let mut g = BTreeMap::new();
+        g.insert("a".to_string(), vec!["b".to_string()]);
+        g.insert("b".to_string(), vec!["c".to_string()]);
+        g.insert("c".to_string(), vec!["a".to_string()]);
+        assert_eq!(find_cycle(&g).unwrap(), ["a", "b", "c", "a"]);
+        g.insert("c".to_string(), vec![]);
+        assert_eq!(find_cycle(&g), None);
+    }
+}
