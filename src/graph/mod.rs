@@ -159,10 +159,10 @@ pub fn container_refs(unit: &Unit) -> Vec<String> {
         out.push(unit.container.clone());
     }
     for t in &unit.tasks {
-        if let Some(c) = &t.container {
-            if !out.contains(c) {
-                out.push(c.clone());
-            }
+        if let Some(c) = &t.container
+            && !out.contains(c)
+        {
+            out.push(c.clone());
         }
     }
     out

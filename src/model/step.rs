@@ -102,7 +102,7 @@ impl Task {
                 });
             }
         }
-        let extra = super::unit::extra_values(&kw.call().to_string(), kw.into_rest())?;
+        let extra = super::unit::extra_values(&kw.call().to_owned(), kw.into_rest())?;
         Ok(Task { name, container, steps, extra })
     }
 }

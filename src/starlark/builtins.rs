@@ -77,10 +77,10 @@ pub fn module_globals(builder: &mut GlobalsBuilder) {
             bail!("module() takes one positional argument (the URL), got {}", args.items.len());
         }
         let url = args.items.first().copied();
-        if let Some(u) = url {
-            if u.unpack_str().is_none() {
-                bail!("module(): the URL must be a string, got {}", u.get_type());
-            }
+        if let Some(u) = url
+            && u.unpack_str().is_none()
+        {
+            bail!("module(): the URL must be a string, got {}", u.get_type());
         }
         let mut raw = plain_kwargs(&kwargs);
         if let Some(u) = url {

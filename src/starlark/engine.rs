@@ -221,10 +221,10 @@ impl Engine {
 /// highest-priority visible unit.
 pub fn lookup<'a>(st: &'a State, raw: &str, distro: &str) -> Option<&'a Unit> {
     let name = st.provides.get(raw).map(String::as_str).unwrap_or(raw);
-    if let Some(pinned) = st.prefer_modules.get(distro).and_then(|p| p.get(name)) {
-        if let Some(u) = st.by_module.get(pinned).and_then(|m| m.get(name)).filter(|u| u.visible_to(distro)) {
-            return Some(u);
-        }
+    if let Some(pinned) = st.prefer_modules.get(distro).and_then(|p| p.get(name))
+        && let Some(u) = st.by_module.get(pinned).and_then(|m| m.get(name)).filter(|u| u.visible_to(distro))
+    {
+        return Some(u);
     }
     if let Some(u) = st.flat.get(name).filter(|u| u.visible_to(distro)) {
         return Some(u);

@@ -140,10 +140,11 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         c.default_distro = decl.defaults.distro.clone();
         c.default_distro_override = distro_override.clone();
         c.machine_config = active.clone();
-        if let Some(k) = active.as_ref().and_then(|m| m.kernel.as_ref()) {
-            if !k.provides.is_empty() && !k.unit.is_empty() {
-                c.provides.insert(k.provides.clone(), k.unit.clone());
-            }
+        if let Some(k) = active.as_ref().and_then(|m| m.kernel.as_ref())
+            && !k.provides.is_empty()
+            && !k.unit.is_empty()
+        {
+            c.provides.insert(k.provides.clone(), k.unit.clone());
         }
         let mut st = engine.state.borrow_mut();
         st.provides = c.provides.clone();
