@@ -102,7 +102,8 @@ impl Task {
                 });
             }
         }
-        let extra = super::unit::extra_values(&kw.call().to_owned(), kw.into_rest())?;
+        let call = kw.call().to_string();
+        let extra = super::unit::extra_values(&call, kw.into_rest())?;
         Ok(Task { name, container, steps, extra })
     }
 }
