@@ -217,10 +217,15 @@ impl Engine {
     }
 }
 
-/// Look a name up for a distro: provides first, then a `prefer_modules` pin, then the
-/// highest-priority visible unit.
+/// Look a name up for a distro: through provides first, then [`find_unit`].
 pub fn lookup<'a>(st: &'a State, raw: &str, distro: &str) -> Option<&'a Unit> {
     let name = st.provides.get(raw).map(String::as_str).unwrap_or(raw);
+    find_unit(st, name, distro)
+}
+
+/// The unit really named `name` for a distro: a `prefer_modules` pin, then the flat
+/// catalogue, then the highest-priority visible unit of any module (cross-distro pairs).
+pub fn find_unit<'a>(st: &'a State, name: &str, distro: &str) -> Option<&'a Unit> {
     if let Some(pinned) = st.prefer_modules.get(distro).and_then(|p| p.get(name))
         && let Some(u) = st.by_module.get(pinned).and_then(|m| m.get(name)).filter(|u| u.visible_to(distro))
     {

@@ -183,7 +183,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     names.dedup();
     let units = names
         .into_iter()
-        .filter_map(|n| super::engine::lookup(&st, n, &distro).filter(|u| &u.name == n).map(|u| (n.clone(), u.clone())))
+        .filter_map(|n| super::engine::find_unit(&st, n, &distro).map(|u| (n.clone(), u.clone())))
         .collect();
     let mut fns = Vec::with_capacity(st.stashed.len());
     for (file, global) in &st.stashed {

@@ -46,9 +46,11 @@ pub fn resolve(
         transitive: bool,
     }
     let mut entries: Vec<Entry> = Vec::new();
+    // identity → entry index (a skipped transitive declaration maps to the project's one)
     let mut ids: HashMap<String, usize> = HashMap::new();
-    let mut pending: Vec<(ModuleRef, bool)> = declared.iter().cloned().map(|m| (m, false)).collect();
-    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // (module that declared it, declaration)
+    let mut pending: Vec<(Option<usize>, ModuleRef)> = declared.iter().cloned().map(|m| (None, m)).collect();
+    let mut edges: Vec<(usize, usize)> = Vec::new();
     let mut rounds = 0;
     while !pending.is_empty() {
         rounds += 1;
@@ -57,42 +59,47 @@ pub fn resolve(
         }
         let batch = std::mem::take(&mut pending);
         let first_new = entries.len();
-        for (decl, transitive) in batch {
+        for (parent, decl) in batch {
+            let transitive = parent.is_some();
             let dir = locate(root, &decl, source)?;
             let id = decl.identity(if decl.local.is_empty() { None } else { Some(&dir) });
-            if ids.contains_key(&id) {
-                continue;
-            }
-            let base = decl.basename();
-            if let Some(other) = entries.iter().find(|e| e.decl.basename() == base) {
-                if !other.transitive && transitive {
-                    continue; // the project-level declaration wins
+            let idx = if let Some(&i) = ids.get(&id) {
+                i
+            } else {
+                let base = decl.basename();
+                match entries.iter().position(|e| e.decl.basename() == base) {
+                    // The project-level declaration of a name wins over a transitive one.
+                    Some(i) if !entries[i].transitive && transitive => i,
+                    Some(i) => {
+                        return Err(format!(
+                            "module {base:?} is declared twice at incompatible refs: {} and {} (pin one explicitly at the project level)",
+                            entries[i].decl.describe(),
+                            decl.describe()
+                        ));
+                    }
+                    None => {
+                        let info = peek(&dir)?;
+                        entries.push(Entry { decl, dir, info, transitive });
+                        entries.len() - 1
+                    }
                 }
-                return Err(format!(
-                    "module {base:?} is declared twice at incompatible refs: {} and {} (pin one explicitly at the project level)",
-                    other.decl.describe(),
-                    decl.describe()
-                ));
+            };
+            ids.insert(id, idx);
+            if let Some(p) = parent {
+                edges.push((p, idx));
             }
-            let info = peek(&dir)?;
-            ids.insert(id, entries.len());
-            entries.push(Entry { decl, dir, info, transitive });
         }
-        for e in &entries[first_new..] {
-            let parent = module_name(&e.decl, e.info.as_ref());
+        for (i, e) in entries.iter().enumerate().skip(first_new) {
             for dep in e.info.iter().flat_map(|i| i.deps.iter()) {
-                pending.push((dep.clone(), true));
-                edges.entry(parent.clone()).or_default().push(dep.clone().basename());
+                pending.push((Some(i), dep.clone()));
             }
         }
     }
-    // Edges were recorded by declared basename; map them to resolved names for the check.
-    let by_base: HashMap<String, String> =
-        entries.iter().map(|e| (e.decl.basename(), module_name(&e.decl, e.info.as_ref()))).collect();
-    let graph: BTreeMap<String, Vec<String>> = edges
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|d| by_base.get(&d).cloned().unwrap_or(d)).collect()))
-        .collect();
+    let names: Vec<String> = entries.iter().map(|e| module_name(&e.decl, e.info.as_ref())).collect();
+    let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (from, to) in edges {
+        graph.entry(names[from].clone()).or_default().push(names[to].clone());
+    }
     if let Some(cycle) = find_cycle(&graph) {
         return Err(format!("module dependency cycle: {}", cycle.join(" → ")));
     }
