@@ -1,6 +1,7 @@
 //! Benchmark: load + validate + graph of generated projects (250 / 1,000 / 4,000 units over
 //! 25 / 100 / 400 `.star` files, a class loaded by half of the files). Prints medians and the
 //! per-unit cost so growth can be judged linear. Target: ≤ 150 ms for 1,000 units.
+#![allow(clippy::print_stdout)] // a benchmark reports on stdout
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,11 @@ fn generate(dir: &Path, units: usize) {
     let files = units / 10;
     std::fs::create_dir_all(dir.join("classes")).unwrap();
     std::fs::create_dir_all(dir.join("machines")).unwrap();
-    std::fs::write(dir.join("PROJECT.star"), "project(name = \"bench\", version = \"1.0\", defaults = defaults(machine = \"m\"))\n").unwrap();
+    std::fs::write(
+        dir.join("PROJECT.star"),
+        "project(name = \"bench\", version = \"1.0\", defaults = defaults(machine = \"m\"))\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("machines/m.star"), "machine(name = \"m\", arch = \"x86_64\", partitions = [partition(label = \"rootfs\", type = \"ext4\", size = \"1G\", root = True)])\n").unwrap();
     std::fs::write(
         dir.join("classes/autotools.star"),
@@ -82,6 +87,12 @@ fn main() {
             }
         }
         let m = median(times);
-        println!("{:>7} {:>7} {:>12.1} {:>14.1}", units, units / 10, m.as_secs_f64() * 1e3, m.as_secs_f64() * 1e6 / units as f64);
+        println!(
+            "{:>7} {:>7} {:>12.1} {:>14.1}",
+            units,
+            units / 10,
+            m.as_secs_f64() * 1e3,
+            m.as_secs_f64() * 1e6 / units as f64
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! yoe: a hardened, sandbox-first build runner for embedded Linux.
+pub mod build;
 pub mod cli;
 pub mod env;
 pub mod graph;
 pub mod model;
 pub mod starlark;
+pub mod treehash;
