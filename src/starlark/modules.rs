@@ -39,6 +39,19 @@ pub fn resolve(
     source: &dyn ModuleSource,
     peek: &mut dyn FnMut(&Path) -> Result<Option<ModuleInfo>, String>,
 ) -> Result<Vec<ResolvedModule>, String> {
+    resolve_skipping(root, declared, source, peek, None)
+}
+
+/// [`resolve`], but a module whose directory cannot be located (not fetched, or `local=`
+/// escaping the project) is recorded in `skipped` and left out instead of failing the whole
+/// resolution. Used by `yoe audit`, which reports such modules and audits the rest.
+pub fn resolve_skipping(
+    root: &Path,
+    declared: &[ModuleRef],
+    source: &dyn ModuleSource,
+    peek: &mut dyn FnMut(&Path) -> Result<Option<ModuleInfo>, String>,
+    mut skipped: Option<&mut Vec<(ModuleRef, String)>>,
+) -> Result<Vec<ResolvedModule>, String> {
     struct Entry {
         decl: ModuleRef,
         dir: PathBuf,
@@ -61,7 +74,14 @@ pub fn resolve(
         let first_new = entries.len();
         for (parent, decl) in batch {
             let transitive = parent.is_some();
-            let dir = locate(root, &decl, source)?;
+            let dir = match (locate(root, &decl, source), skipped.as_deref_mut()) {
+                (Ok(d), _) => d,
+                (Err(e), Some(list)) => {
+                    list.push((decl, e));
+                    continue;
+                }
+                (Err(e), None) => return Err(e),
+            };
             let id = decl.identity(if decl.local.is_empty() { None } else { Some(&dir) });
             let idx = if let Some(&i) = ids.get(&id) {
                 i
