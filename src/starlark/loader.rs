@@ -254,7 +254,7 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
         decl,
     };
     let catalogue = st.by_module.values().flat_map(|m| m.values().cloned()).collect();
-    let mut refusals = std::mem::take(&mut engine.state.borrow_mut().refusals);
+    let mut refusals = st.refusals.clone();
     drop(st);
     let collected = l.collect.take().unwrap_or_default();
     refusals.splice(0..0, collected.refusals);
