@@ -140,6 +140,11 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
             f.parse_error.as_deref().unwrap_or("").replace(&format!("{}/", inputs.root.display()), "")
         ));
     }
+    for m in &inputs.modules {
+        if let inputs::ModuleStatus::Missing(why) = &m.status {
+            diagnostics.push(format!("module {} was not found, so not audited: {why}", m.as_ref().describe()));
+        }
+    }
     let not_audited: Vec<(String, String)> = inputs
         .modules
         .iter()
@@ -158,6 +163,12 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         };
         match crate::starlark::load_for_audit(&lo) {
             Ok(a) => {
+                for (m, why) in &a.skipped_modules {
+                    if m.local.is_empty() {
+                        continue; // remote: reported as not audited
+                    }
+                    diagnostics.push(format!("model pass: module {} was left out: {why}", m.describe()));
+                }
                 for e in &a.errors {
                     diagnostics.push(format!(
                         "model pass: a file was left out (its units were audited from their literal arguments): {}",
