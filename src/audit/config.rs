@@ -91,8 +91,8 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let mut c: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+        let mut c: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
         for (i, ig) in c.ignore.iter().enumerate() {
             if let Some(e) = &ig.expires
                 && expiry(e).is_none()

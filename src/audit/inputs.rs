@@ -176,7 +176,14 @@ pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, Input
         None if abs.join("MODULE.star").is_file() => (abs.clone(), false),
         None => return Err(InputError::NoInputs(abs)),
     };
-    let mut inp = Inputs { root: root.clone(), is_project, files: Vec::new(), index: HashMap::new(), modules: Vec::new(), roots: Vec::new() };
+    let mut inp = Inputs {
+        root: root.clone(),
+        is_project,
+        files: Vec::new(),
+        index: HashMap::new(),
+        modules: Vec::new(),
+        roots: Vec::new(),
+    };
     let top = if is_project { root.join("PROJECT.star") } else { root.join("MODULE.star") };
     let top_origin = if is_project { Origin::Project } else { Origin::Module(module_name_of(&root, None)) };
     inp.roots.push((root.clone(), top_origin.clone()));
@@ -223,7 +230,8 @@ pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, Input
 
 impl Inputs {
     fn add_file(&mut self, path: &Path, origin: Origin) -> Result<usize, InputError> {
-        let bytes = std::fs::read(path).map_err(|e| InputError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        let bytes =
+            std::fs::read(path).map_err(|e| InputError::Io { path: path.to_path_buf(), message: e.to_string() })?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let mut lines = vec![0];
         lines.extend(text.match_indices('\n').map(|(i, _)| i + 1));
@@ -331,8 +339,7 @@ fn module_name_of(dir: &Path, decl: Option<&ModuleDecl>) -> String {
         && let Ok(parsed) = ParsedFile::parse(&dir.join("MODULE.star"), text)
     {
         let tree = Tree::of(&parsed);
-        if let Some(name) = tree.calls_named("module_info").find_map(|(_, c)| c.kwarg_str("name").map(str::to_string))
-        {
+        if let Some(name) = tree.calls_named("module_info").find_map(|(_, c)| c.kwarg_str("name").map(str::to_string)) {
             return name;
         }
     }

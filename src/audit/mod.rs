@@ -230,5 +230,6 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
 /// One finding per (rule, route, primary place).
 fn dedup(findings: &mut Vec<Finding>) {
     let mut seen = std::collections::HashSet::new();
-    findings.retain(|f| seen.insert((f.rule, f.route.clone(), f.primary.file.clone(), f.primary.line, f.primary.column)));
+    findings
+        .retain(|f| seen.insert((f.rule, f.route.clone(), f.primary.file.clone(), f.primary.line, f.primary.column)));
 }

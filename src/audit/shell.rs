@@ -202,7 +202,9 @@ fn compound_into(cc: &CompoundCommand, depth: usize, out: &mut Script) {
         CompoundCommand::Subshell(s) => list_into(&s.list, depth, out),
         CompoundCommand::ForClause(f) => list_into(&f.body.list, depth, out),
         CompoundCommand::ArithmeticForClause(f) => list_into(&f.body.list, depth, out),
-        CompoundCommand::CaseClause(c) => c.cases.iter().filter_map(|i| i.cmd.as_ref()).for_each(|l| list_into(l, depth, out)),
+        CompoundCommand::CaseClause(c) => {
+            c.cases.iter().filter_map(|i| i.cmd.as_ref()).for_each(|l| list_into(l, depth, out))
+        }
         CompoundCommand::IfClause(i) => {
             list_into(&i.condition, depth, out);
             list_into(&i.then, depth, out);

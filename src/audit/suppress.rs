@@ -88,7 +88,13 @@ pub fn apply(
     let mut entries: Vec<(usize, bool)> = Vec::new(); // (index, usable)
     for (i, ig) in config.ignore.iter().enumerate() {
         let line = config.ignore_lines.get(i).copied().unwrap_or(0);
-        let span = Span { line, column: 1, end_line: line, end_column: 1, ..Span::file(rel_config(inputs, config), "this [[ignore]] entry") };
+        let span = Span {
+            line,
+            column: 1,
+            end_line: line,
+            end_column: 1,
+            ..Span::file(rel_config(inputs, config), "this [[ignore]] entry")
+        };
         let route = format!("config.ignore({},{})", ig.rule, ig.path);
         if let Some(date) = ig.expires.as_ref().and_then(expiry)
             && date < today
@@ -126,12 +132,16 @@ pub fn apply(
         // Inline first.
         if let Some(s) = inline.iter_mut().find(|s| covers(inputs, s, f)) {
             s.used = true;
-            f.suppressed = Some(Suppressed { by: "inline", reason: s.reason.clone(), at: format!("{}:{}", s.span.file.display(), s.line) });
+            f.suppressed = Some(Suppressed {
+                by: "inline",
+                reason: s.reason.clone(),
+                at: format!("{}:{}", s.span.file.display(), s.line),
+            });
             continue;
         }
         for &(i, usable) in &entries {
             let ig = &config.ignore[i];
-            if !usable || ig.rule != f.rule || PathBuf::from(&ig.path) != f.primary.file {
+            if !usable || ig.rule != f.rule || std::path::Path::new(&ig.path) != f.primary.file {
                 continue;
             }
             if ig.line.is_some_and(|l| l != f.primary.line) {
@@ -141,7 +151,11 @@ pub fn apply(
             f.suppressed = Some(Suppressed {
                 by: "config",
                 reason: ig.reason.clone(),
-                at: format!("{}:{}", rel_config(inputs, config).display(), config.ignore_lines.get(i).copied().unwrap_or(0)),
+                at: format!(
+                    "{}:{}",
+                    rel_config(inputs, config).display(),
+                    config.ignore_lines.get(i).copied().unwrap_or(0)
+                ),
             });
             break;
         }
@@ -159,7 +173,13 @@ pub fn apply(
             let ig = &config.ignore[i];
             let line = config.ignore_lines.get(i).copied().unwrap_or(0);
             out.push(Unapplied {
-                span: Span { line, column: 1, end_line: line, end_column: 1, ..Span::file(rel_config(inputs, config), "this [[ignore]] entry") },
+                span: Span {
+                    line,
+                    column: 1,
+                    end_line: line,
+                    end_column: 1,
+                    ..Span::file(rel_config(inputs, config), "this [[ignore]] entry")
+                },
                 route: format!("config.ignore({},{})", ig.rule, ig.path),
                 message: format!("this [[ignore]] entry for {} in {} matches no finding", ig.rule, ig.path),
                 origin: Origin::Project,

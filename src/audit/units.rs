@@ -238,10 +238,9 @@ fn from_model(inputs: &Inputs, index: &StringIndex, u: &Unit) -> Option<UnitView
         for (i, s) in t.steps.iter().enumerate() {
             let kind = match s {
                 Step::Shell { command } => StepKind::Shell(command.clone()),
-                Step::Install(i) => StepKind::Install {
-                    dest: i.dest.clone(),
-                    template: i.kind == crate::model::InstallKind::Template,
-                },
+                Step::Install(i) => {
+                    StepKind::Install { dest: i.dest.clone(), template: i.kind == crate::model::InstallKind::Template }
+                }
                 Step::Fn(_) => continue,
             };
             let literal = match &kind {
@@ -338,7 +337,10 @@ fn from_ast(inputs: &Inputs, fi: usize, ci: usize, name: &str) -> UnitView {
                             steps.push(StepView {
                                 task: tname.clone(),
                                 index: i,
-                                kind: StepKind::Install { dest: dest.to_string(), template: ic.callee == "install_template" },
+                                kind: StepKind::Install {
+                                    dest: dest.to_string(),
+                                    template: ic.callee == "install_template",
+                                },
                                 literal: Some((fi, r)),
                             });
                         }

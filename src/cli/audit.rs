@@ -86,7 +86,10 @@ pub fn run(g: &Global, a: AuditArgs) -> anyhow::Result<u8> {
         }
         Err(e) => return Err(e.into()),
     };
-    let view = View::new(&report, Filter { min_severity: a.min_severity, min_confidence: a.min_confidence, persona: a.persona });
+    let view = View::new(
+        &report,
+        Filter { min_severity: a.min_severity, min_confidence: a.min_confidence, persona: a.persona },
+    );
     let format = if g.json && a.format == Format::Plain { Format::Json } else { a.format };
     match format {
         Format::Plain => output::text(&crate::audit::output::plain::render(&view)),

@@ -391,9 +391,11 @@ impl Loader<'_> {
         match self.collect.as_mut() {
             None => check_refused(&parsed, &root)?,
             Some(c) => c.refusals.extend(refused(&parsed).into_iter().map(|e| match e {
-                LoadError::Located(d) => {
-                    Refusal { rule: "removed-escalation-kwarg", location: d.location.clone(), message: d.message.clone() }
-                }
+                LoadError::Located(d) => Refusal {
+                    rule: "removed-escalation-kwarg",
+                    location: d.location.clone(),
+                    message: d.message.clone(),
+                },
                 other => Refusal {
                     rule: "removed-escalation-kwarg",
                     location: Location::file_only(path),

@@ -203,7 +203,10 @@ fn output_rules_on_a_built_tree() {
     use std::os::unix::fs::PermissionsExt;
     let f = Fixture::new(&[
         ("PROJECT.star", "project(name = \"p\")\n"),
-        ("units/a.star", "unit(name = \"busybox\", version = \"1\")\nunit(name = \"img\", version = \"1\", unit_class = \"image\")\n"),
+        (
+            "units/a.star",
+            "unit(name = \"busybox\", version = \"1\")\nunit(name = \"img\", version = \"1\", unit_class = \"image\")\n",
+        ),
     ]);
     let root = f.root();
     let dest = root.join("build/busybox.x86_64/destdir");
@@ -226,7 +229,10 @@ fn output_rules_on_a_built_tree() {
     std::fs::create_dir_all(&img).unwrap();
     let _l2 = std::os::unix::net::UnixListener::bind(img.join("sock")).unwrap();
     let sha = yoe::treehash::sha256_hex(b"allow-listed suid");
-    f.write("yoe-audit.toml", &format!("[[allow-setuid]]\nunit = \"busybox\"\npath = \"/bin/busybox\"\nsha256 = \"{sha}\"\n"));
+    f.write(
+        "yoe-audit.toml",
+        &format!("[[allow-setuid]]\nunit = \"busybox\"\npath = \"/bin/busybox\"\nsha256 = \"{sha}\"\n"),
+    );
     let mut opts = options(&root);
     opts.outputs = Some(root.join("build"));
     let report = run(&opts);
@@ -256,7 +262,10 @@ fn suppressions_inline_config_modules_and_paranoid() {
             "# yoe: ignore[source-without-hash] vendored tarball, checked by hand\nunit(name = \"a\", source = \"https://x.example/a.tgz\")\nunit(\n    name = \"b\",  # yoe: ignore[source-without-hash]\n    source = \"https://x.example/b.tgz\",\n)\nunit(name = \"c\", source = \"https://x.example/c.tgz\")\nunit(name = \"d\", source = \"https://x.example/d.tgz\")\n# yoe: ignore[sandbox-disabled] nothing here\nunit(name = \"e\")\n",
         ),
         ("vendor/m/MODULE.star", "module_info(name = \"m\")\n"),
-        ("vendor/m/units/m.star", "unit(name = \"m1\", source = \"https://x.example/m.tgz\")  # yoe: ignore[source-without-hash] trust me\n"),
+        (
+            "vendor/m/units/m.star",
+            "unit(name = \"m1\", source = \"https://x.example/m.tgz\")  # yoe: ignore[source-without-hash] trust me\n",
+        ),
         (
             "yoe-audit.toml",
             "[[ignore]]\nrule = \"source-without-hash\"\npath = \"units/a.star\"\nline = 7\nreason = \"mirror of a vendor drop\"\n\n[[ignore]]\nrule = \"source-without-hash\"\npath = \"units/a.star\"\nline = 8\nreason = \"old\"\nexpires = 2026-01-01\n\n[[ignore]]\nrule = \"git-source-without-commit\"\npath = \"units/none.star\"\nreason = \"stale\"\n",
@@ -274,12 +283,12 @@ fn suppressions_inline_config_modules_and_paranoid() {
     assert_eq!(
         active,
         BTreeSet::from([
-            p("source-without-hash", "units/a.star", 8),   // its ignore expired
+            p("source-without-hash", "units/a.star", 8),          // its ignore expired
             p("source-without-hash", "vendor/m/units/m.star", 1), // a module cannot suppress
-            p("unused-suppression", "units/a.star", 9),    // matched nothing
-            p("unused-suppression", "vendor/m/units/m.star", 1), // module-owned
-            p("unused-suppression", "yoe-audit.toml", 7),  // expired
-            p("unused-suppression", "yoe-audit.toml", 14), // matched nothing
+            p("unused-suppression", "units/a.star", 9),           // matched nothing
+            p("unused-suppression", "vendor/m/units/m.star", 1),  // module-owned
+            p("unused-suppression", "yoe-audit.toml", 7),         // expired
+            p("unused-suppression", "yoe-audit.toml", 14),        // matched nothing
         ])
     );
     let suppressed: Vec<(&str, u32)> =
@@ -290,7 +299,12 @@ fn suppressions_inline_config_modules_and_paranoid() {
     let mut opts = options(&root);
     opts.paranoid = true;
     let report = run(&opts);
-    assert!(report.findings.iter().any(|f| f.rule == "source-without-hash" && f.primary.line == 5 && f.suppressed.is_none()));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == "source-without-hash" && f.primary.line == 5 && f.suppressed.is_none())
+    );
     assert!(report.findings.iter().any(|f| f.rule == "unused-suppression" && f.message.contains("no reason")));
 
     // --no-ignores: nothing applies and nothing is reported about suppressions.
@@ -373,7 +387,8 @@ fn snapshot_sarif_and_github() {
     // The rules table is long and covered by the schema test: snapshot the results.
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     insta::assert_snapshot!("sarif_results", serde_json::to_string_pretty(&v["runs"][0]["results"]).unwrap());
-    let a = yoe().arg("audit").arg(go_fixture()).args(["--format", "github", "--min-severity", "medium"]).assert().code(14);
+    let a =
+        yoe().arg("audit").arg(go_fixture()).args(["--format", "github", "--min-severity", "medium"]).assert().code(14);
     insta::assert_snapshot!("github", String::from_utf8_lossy(&a.get_output().stdout));
 }
 
@@ -415,7 +430,9 @@ fn exit_11_informational_to_14_high_by_highest_severity() {
     let low = one_unit("unit(name = \"u\", source = \"http://x.example/u.tgz\", sha256 = \"00\")\n");
     yoe().arg("audit").arg(low.root()).assert().code(12);
     // medium: a network class.
-    let medium = one_unit("def go_binary(name, **kw):\n    unit(name = name, **kw)\n\ngo_binary(name = \"u\", version = \"1\")\n");
+    let medium = one_unit(
+        "def go_binary(name, **kw):\n    unit(name = name, **kw)\n\ngo_binary(name = \"u\", version = \"1\")\n",
+    );
     yoe().arg("audit").arg(medium.root()).assert().code(13);
     // high: a source without hash; --min-severity filters down to nothing → 0.
     let high = one_unit("unit(name = \"u\", source = \"https://x.example/u.tgz\")\n");
@@ -453,7 +470,8 @@ fn sarif_schema() -> serde_json::Value {
         .expect("cargo metadata");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let pkg = meta["packages"].as_array().unwrap().iter().find(|p| p["name"] == "serde-sarif").expect("serde-sarif package");
+    let pkg =
+        meta["packages"].as_array().unwrap().iter().find(|p| p["name"] == "serde-sarif").expect("serde-sarif package");
     let manifest = PathBuf::from(pkg["manifest_path"].as_str().unwrap());
     let schema = manifest.parent().unwrap().join("src/schema.json");
     serde_json::from_str(&std::fs::read_to_string(&schema).unwrap()).unwrap()
@@ -501,7 +519,10 @@ fn sarif_validates_against_the_2_1_0_schema() {
 fn fingerprints_survive_line_moves() {
     let f = one_unit("unit(name = \"u\", source = \"https://x.example/u.tgz\")\n");
     let before = run(&options(&f.root()));
-    f.write("units/u.star", "# a comment\n\n\nunit(\n    name = \"u\",\n    source = \"https://x.example/u.tgz\",\n)\n");
+    f.write(
+        "units/u.star",
+        "# a comment\n\n\nunit(\n    name = \"u\",\n    source = \"https://x.example/u.tgz\",\n)\n",
+    );
     let after = run(&options(&f.root()));
     let fp = |r: &Report| r.findings.iter().map(Finding::fingerprint).collect::<Vec<_>>();
     assert_eq!(fp(&before), fp(&after));
@@ -516,7 +537,8 @@ fn every_rule_has_its_doc_page() {
     let overview = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/audit.md")).unwrap();
     for r in rules() {
         let id = r.meta().id;
-        let page = std::fs::read_to_string(docs.join(format!("{id}.md"))).unwrap_or_else(|_| panic!("docs/audit/{id}.md missing"));
+        let page = std::fs::read_to_string(docs.join(format!("{id}.md")))
+            .unwrap_or_else(|_| panic!("docs/audit/{id}.md missing"));
         assert!(page.starts_with(&format!("# `{id}`")), "{id}: page must start with its id");
         for section in ["## What it detects", "## Why it matters", "## How to fix", "## Example"] {
             assert!(page.contains(section), "{id}: missing {section}");

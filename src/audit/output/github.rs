@@ -28,7 +28,11 @@ pub fn render(view: &View) -> String {
             props.push(format!("endColumn={}", p.end_column));
         }
         props.push(format!("title={}", escape_property(&format!("yoe/{} ({})", f.rule, f.severity))));
-        out.push_str(&format!("::{kind} {}::{}\n", props.join(","), escape_data(&format!("{} (tip: {})", f.message, f.tip))));
+        out.push_str(&format!(
+            "::{kind} {}::{}\n",
+            props.join(","),
+            escape_data(&format!("{} (tip: {})", f.message, f.tip))
+        ));
     }
     out
 }

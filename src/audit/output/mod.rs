@@ -6,8 +6,8 @@ pub mod json;
 pub mod plain;
 pub mod sarif;
 
-use super::finding::{Confidence, Finding, Persona, Severity};
 use super::Report;
+use super::finding::{Confidence, Finding, Persona, Severity};
 
 /// The documentation page of a rule.
 pub fn doc_url(rule: &str) -> String {

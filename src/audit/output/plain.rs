@@ -81,11 +81,9 @@ pub fn render(view: &View) -> String {
             let shown = file.display().to_string();
             let text = in_file.iter().find_map(|(_, t)| t.clone());
             let annotated: Vec<(usize, &Span, Range<usize>)> = match &text {
-                Some(t) => in_file
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, (s, _))| bytes(s, t).map(|b| (i, s, b)))
-                    .collect(),
+                Some(t) => {
+                    in_file.iter().enumerate().filter_map(|(i, (s, _))| bytes(s, t).map(|b| (i, s, b))).collect()
+                }
                 None => Vec::new(),
             };
             match (&text, annotated.is_empty()) {
@@ -127,9 +125,13 @@ pub fn render(view: &View) -> String {
 pub fn summary(view: &View) -> String {
     let n = view.shown.len();
     let counts: Vec<String> = view.counts().iter().map(|(s, c)| format!("{c} {s}")).collect();
-    let suppressed = if view.suppressed.is_empty() { String::new() } else { format!(" ({} suppressed)", view.suppressed.len()) };
+    let suppressed =
+        if view.suppressed.is_empty() { String::new() } else { format!(" ({} suppressed)", view.suppressed.len()) };
     if n == 0 {
-        format!("No findings to report{suppressed}. Audited {} files, {} units.\n", view.report.files, view.report.units)
+        format!(
+            "No findings to report{suppressed}. Audited {} files, {} units.\n",
+            view.report.files, view.report.units
+        )
     } else {
         format!("{n} finding{}{suppressed}: {}\n", if n == 1 { "" } else { "s" }, counts.join(", "))
     }

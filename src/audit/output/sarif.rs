@@ -44,7 +44,9 @@ fn uri(span: &Span) -> String {
 fn encode(seg: &str) -> String {
     seg.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'@' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'@' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -113,19 +115,16 @@ pub fn render(view: &View) -> Value {
             })
         })
         .collect();
-    let results: Vec<Value> = view
-        .shown
-        .iter()
-        .map(|f| result(f, all.iter().position(|r| r.meta().id == f.rule).unwrap_or(0)))
-        .collect();
+    let results: Vec<Value> =
+        view.shown.iter().map(|f| result(f, all.iter().position(|r| r.meta().id == f.rule).unwrap_or(0))).collect();
     let notes: Vec<Value> = view
         .report
         .diagnostics
         .iter()
         .map(|d| json!({ "level": "warning", "message": { "text": d } }))
-        .chain(view.report.not_audited.iter().map(|(m, why)| {
-            json!({ "level": "note", "message": { "text": format!("module {m} was not audited: {why}") } })
-        }))
+        .chain(view.report.not_audited.iter().map(
+            |(m, why)| json!({ "level": "note", "message": { "text": format!("module {m} was not audited: {why}") } }),
+        ))
         .collect();
     let root = view.report.root.to_string_lossy();
     let root_uri = format!("file://{}/", root.split('/').map(encode).collect::<Vec<_>>().join("/"));

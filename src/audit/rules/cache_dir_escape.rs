@@ -5,15 +5,7 @@ use super::super::registry::{Rule, RuleMeta};
 use super::super::{Context, Finding};
 use super::rule;
 
-rule!(
-    "cache-dir-escape",
-    Steps,
-    High,
-    High,
-    Regular,
-    Static,
-    "a cache_dirs subdirectory is absolute or contains .."
-);
+rule!("cache-dir-escape", Steps, High, High, Regular, Static, "a cache_dirs subdirectory is absolute or contains ..");
 
 impl Rule for Check {
     fn meta(&self) -> &'static RuleMeta {

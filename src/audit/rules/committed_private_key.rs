@@ -37,7 +37,11 @@ impl Rule for Check {
                 &META,
                 Span::file(shown.clone(), "private key"),
                 format!("{}.file({})", super::module_binary_artifact::origin_route(&tf.origin), tf.rel.display()),
-                format!("{} looks like a private key committed to the {}: anyone with the repository can sign as you", shown.display(), tf.origin),
+                format!(
+                    "{} looks like a private key committed to the {}: anyone with the repository can sign as you",
+                    shown.display(),
+                    tf.origin
+                ),
                 "remove it from the repository (and its history), rotate the key, and keep only *.pub files",
             ));
         }

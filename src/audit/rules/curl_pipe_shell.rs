@@ -25,17 +25,28 @@ pub fn runs_download(s: &Script, downloaded: &mut Vec<String>) -> Option<String>
     for p in &s.pipelines {
         // download | interpreter
         if let Some(d) = p.iter().position(is_downloader)
-            && let Some(i) = p[d + 1..].iter().find(|c| c.name().is_some_and(|n| is_interpreter(&n)) && reads_stdin(c.args()))
+            && let Some(i) =
+                p[d + 1..].iter().find(|c| c.name().is_some_and(|n| is_interpreter(&n)) && reads_stdin(c.args()))
         {
-            return Some(format!("pipes {} output into {}", p[d].name().unwrap_or_default(), i.name().unwrap_or_default()));
+            return Some(format!(
+                "pipes {} output into {}",
+                p[d].name().unwrap_or_default(),
+                i.name().unwrap_or_default()
+            ));
         }
         for c in p {
             let Some(name) = c.name() else { continue };
             // bash <(curl ...), sh -c "$(curl ...)", eval "$(curl ...)"
             if (is_interpreter(&name) || name == "eval")
-                && let Some(sub) = c.proc_substs.iter().chain(&c.cmd_substs).find(|s| s.all_commands().into_iter().any(is_downloader))
+                && let Some(sub) =
+                    c.proc_substs.iter().chain(&c.cmd_substs).find(|s| s.all_commands().into_iter().any(is_downloader))
             {
-                let inner = sub.all_commands().into_iter().find(|x| is_downloader(x)).and_then(|x| x.name()).unwrap_or_default();
+                let inner = sub
+                    .all_commands()
+                    .into_iter()
+                    .find(|x| is_downloader(x))
+                    .and_then(|x| x.name())
+                    .unwrap_or_default();
                 return Some(format!("runs the output of {inner} with {name}"));
             }
             // remember what downloaders save
@@ -73,7 +84,10 @@ fn saved_files(c: &Cmd) -> Vec<String> {
             i += 2;
             continue;
         }
-        if let Some(f) = v.strip_prefix("--output-document=").or_else(|| v.strip_prefix("-O").filter(|f| name == "wget" && !f.is_empty())) {
+        if let Some(f) = v
+            .strip_prefix("--output-document=")
+            .or_else(|| v.strip_prefix("-O").filter(|f| name == "wget" && !f.is_empty()))
+        {
             out.push(basename(f).to_string());
             explicit = true;
         }

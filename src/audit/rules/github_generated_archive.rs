@@ -22,7 +22,8 @@ impl Rule for Check {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         for u in &cx.units {
             let f = &u.fields;
-            let urls = std::iter::once(("source", f.source.as_str())).chain(f.mirrors.iter().map(|m| ("mirrors", m.as_str())));
+            let urls =
+                std::iter::once(("source", f.source.as_str())).chain(f.mirrors.iter().map(|m| ("mirrors", m.as_str())));
             for (field, url) in urls {
                 let Some(rest) = url.split_once("github.com/").map(|(_, r)| r) else { continue };
                 if rest.split('/').nth(2) != Some("archive") {

@@ -17,12 +17,31 @@ rule!(
 );
 
 const VARS: &[&str] = &[
-    "SSH_AUTH_SOCK", "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "NPM_TOKEN", "NODE_AUTH_TOKEN",
-    "DOCKER_AUTH_CONFIG", "GOOGLE_APPLICATION_CREDENTIALS", "NETRC", "YOE_KEYS_DIR", "YOE_KEY_NAME",
+    "SSH_AUTH_SOCK",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GITLAB_TOKEN",
+    "CI_JOB_TOKEN",
+    "NPM_TOKEN",
+    "NODE_AUTH_TOKEN",
+    "DOCKER_AUTH_CONFIG",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "NETRC",
+    "YOE_KEYS_DIR",
+    "YOE_KEY_NAME",
 ];
 const PREFIXES: &[&str] = &["AWS_", "AZURE_", "ARM_CLIENT_", "GCP_"];
 const DOTFILES: &[&str] = &[
-    "/.netrc", "/.ssh", "/.aws", "/.docker", "/.npmrc", "/.pypirc", "/.gnupg", "/.git-credentials", "/.config/gh", "/.kube",
+    "/.netrc",
+    "/.ssh",
+    "/.aws",
+    "/.docker",
+    "/.npmrc",
+    "/.pypirc",
+    "/.gnupg",
+    "/.git-credentials",
+    "/.config/gh",
+    "/.kube",
     "/.cargo/credentials",
 ];
 

@@ -54,11 +54,17 @@ pub fn escapes(path: &str) -> Option<String> {
 
 /// Destinations written by one command.
 fn written(c: &super::super::shell::Cmd) -> Vec<&Word> {
-    let mut out: Vec<&Word> = c.redirects.iter().filter(|r| matches!(r.kind, RedirKind::Write | RedirKind::Append)).map(|r| &r.target).collect();
+    let mut out: Vec<&Word> = c
+        .redirects
+        .iter()
+        .filter(|r| matches!(r.kind, RedirKind::Write | RedirKind::Append))
+        .map(|r| &r.target)
+        .collect();
     let Some(name) = c.name() else { return out };
     let args = c.args();
     let operands: Vec<&Word> = args.iter().filter(|a| !a.value.starts_with('-')).collect();
-    let t_dir = args.iter().position(|a| a.value == "-t" || a.value == "--target-directory").and_then(|i| args.get(i + 1));
+    let t_dir =
+        args.iter().position(|a| a.value == "-t" || a.value == "--target-directory").and_then(|i| args.get(i + 1));
     match name.as_str() {
         "cp" | "mv" | "install" | "ln" | "rsync" => {
             if let Some(t) = t_dir {

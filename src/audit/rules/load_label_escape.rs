@@ -45,7 +45,9 @@ impl Rule for Check {
                     Some(format!("resolves to {}", lexical.display()))
                 } else {
                     match joined.canonicalize() {
-                        Ok(c) if !c.starts_with(&root) => Some(format!("resolves through a symlink to {}", c.display())),
+                        Ok(c) if !c.starts_with(&root) => {
+                            Some(format!("resolves through a symlink to {}", c.display()))
+                        }
                         _ => None,
                     }
                 };

@@ -149,7 +149,10 @@ impl Context<'_> {
                         return false;
                     }
                     // The project's own build outputs and caches are not sources.
-                    if *origin == Origin::Project && e.depth() == 1 && ["build", "cache", "target"].contains(&name.as_ref()) {
+                    if *origin == Origin::Project
+                        && e.depth() == 1
+                        && ["build", "cache", "target"].contains(&name.as_ref())
+                    {
                         return false;
                     }
                 }
@@ -191,7 +194,8 @@ pub const INTERPRETERS: &[&str] = &[
 
 /// Whether `name` is an interpreter (`python3.11` counts as `python3`).
 pub fn is_interpreter(name: &str) -> bool {
-    INTERPRETERS.contains(&name) || name.strip_prefix("python").is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    INTERPRETERS.contains(&name)
+        || name.strip_prefix("python").is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
 /// Whether an interpreter invocation reads its program from stdin (no script operand, `-s`,

@@ -25,7 +25,9 @@ pub fn binary_kind(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"!<arch>\n") {
         return Some("an ar archive (static library or .deb)");
     }
-    for magic in [[0xfe, 0xed, 0xfa, 0xce], [0xfe, 0xed, 0xfa, 0xcf], [0xce, 0xfa, 0xed, 0xfe], [0xcf, 0xfa, 0xed, 0xfe]] {
+    for magic in
+        [[0xfe, 0xed, 0xfa, 0xce], [0xfe, 0xed, 0xfa, 0xcf], [0xce, 0xfa, 0xed, 0xfe], [0xcf, 0xfa, 0xed, 0xfe]]
+    {
         if head.starts_with(&magic) {
             return Some("a Mach-O executable");
         }
@@ -58,7 +60,8 @@ impl Rule for Check {
                 _ => String::new(),
             };
             let rel = tf.rel.to_string_lossy().into_owned();
-            let allowed: Vec<_> = cx.config.allow_binary.iter().filter(|a| a.module == module && a.path == rel).collect();
+            let allowed: Vec<_> =
+                cx.config.allow_binary.iter().filter(|a| a.module == module && a.path == rel).collect();
             let mut note = String::new();
             if !allowed.is_empty() {
                 let actual = crate::treehash::file_sha256(&tf.abs).unwrap_or_default();

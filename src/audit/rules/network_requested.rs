@@ -30,7 +30,9 @@ impl Rule for Check {
                 continue;
             }
             let (span, why) = match by_class {
-                Some(c) if !by_kwarg => (u.call_span(&cx.inputs, "needs network"), format!("its class {c} downloads at build time")),
+                Some(c) if !by_kwarg => {
+                    (u.call_span(&cx.inputs, "needs network"), format!("its class {c} downloads at build time"))
+                }
                 _ => (u.field_span(&cx.inputs, "network", "needs network"), "it sets network=True".to_string()),
             };
             out.push(cx.finding(

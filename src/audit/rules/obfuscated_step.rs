@@ -28,7 +28,7 @@ fn is_decoder(c: &Cmd) -> bool {
         "openssl" => args.iter().any(|a| *a == "-d" || a.starts_with("base64")),
         "uudecode" | "gunzip" | "zcat" | "xzcat" | "rev" => true,
         "printf" => true,
-        "echo" => args.iter().any(|a| *a == "-e"),
+        "echo" => args.contains(&"-e"),
         _ => false,
     }
 }
@@ -36,9 +36,14 @@ fn is_decoder(c: &Cmd) -> bool {
 pub fn find(s: &Script) -> Option<String> {
     for p in &s.pipelines {
         if let Some(d) = p.iter().position(is_decoder)
-            && let Some(i) = p[d + 1..].iter().find(|c| c.name().is_some_and(|n| is_interpreter(&n)) && reads_stdin(c.args()))
+            && let Some(i) =
+                p[d + 1..].iter().find(|c| c.name().is_some_and(|n| is_interpreter(&n)) && reads_stdin(c.args()))
         {
-            return Some(format!("pipes the output of {} into {}", p[d].name().unwrap_or_default(), i.name().unwrap_or_default()));
+            return Some(format!(
+                "pipes the output of {} into {}",
+                p[d].name().unwrap_or_default(),
+                i.name().unwrap_or_default()
+            ));
         }
     }
     for c in s.all_commands() {

@@ -64,7 +64,10 @@ impl Rule for Check {
                 &META,
                 u.field_span(&cx.inputs, "unit_class", "container class"),
                 format!("{}.unit_class", u.route()),
-                format!("unit {:?} is of class \"container\": Go yoe builds it with docker on the host (run(host=True))", u.name),
+                format!(
+                    "unit {:?} is of class \"container\": Go yoe builds it with docker on the host (run(host=True))",
+                    u.name
+                ),
                 "declare the toolchain as a unit whose output is a root filesystem, built in the sandbox",
             ));
         }

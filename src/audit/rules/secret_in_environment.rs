@@ -16,10 +16,26 @@ rule!(
 );
 
 const PREFIXES: &[&str] = &[
-    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "xoxa-", "sk_live_", "rk_live_",
-    "AKIA", "ASIA", "AIza", "npm_", "pypi-",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "sk_live_",
+    "rk_live_",
+    "AKIA",
+    "ASIA",
+    "AIza",
+    "npm_",
+    "pypi-",
 ];
-const NAMES: &[&str] = &["TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"];
+const NAMES: &[&str] =
+    &["TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"];
 
 /// Why `value` under `name` looks like a secret, if it does.
 pub fn secret_reason(name: &str, value: &str) -> Option<&'static str> {
@@ -47,7 +63,11 @@ impl Rule for Check {
             let extra = u.fields.extra.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), k.as_str(), s)));
             for (field, key, value) in env.chain(extra) {
                 let Some(why) = secret_reason(key, value) else { continue };
-                let route = if field == "environment" { format!("{}.environment[{key}]", u.route()) } else { format!("{}.{key}", u.route()) };
+                let route = if field == "environment" {
+                    format!("{}.environment[{key}]", u.route())
+                } else {
+                    format!("{}.{key}", u.route())
+                };
                 out.push(cx.finding(
                     &META,
                     u.field_span(&cx.inputs, field, "literal secret"),

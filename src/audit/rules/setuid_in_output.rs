@@ -22,7 +22,8 @@ impl Rule for Check {
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         for o in cx.outputs.iter().filter(|o| o.kind == Kind::File && o.mode & 0o6000 != 0) {
-            let allowed: Vec<_> = cx.config.allow_setuid.iter().filter(|a| a.unit == o.unit && a.path == o.path).collect();
+            let allowed: Vec<_> =
+                cx.config.allow_setuid.iter().filter(|a| a.unit == o.unit && a.path == o.path).collect();
             let mut note = String::new();
             if !allowed.is_empty() {
                 let actual = crate::treehash::file_sha256(&o.abs).unwrap_or_default();

@@ -28,7 +28,10 @@ impl Rule for Check {
                 &META,
                 u.field_span(&cx.inputs, "source", "no sha256 for this download"),
                 format!("{}.source", u.route()),
-                format!("unit {:?} downloads {} without a sha256: whatever the server returns is built", u.name, f.source),
+                format!(
+                    "unit {:?} downloads {} without a sha256: whatever the server returns is built",
+                    u.name, f.source
+                ),
                 "add sha256 = \"<hex of the archive>\" (sha256sum of a download you checked)",
             );
             finding.secondary.extend(u.frames.iter().cloned());

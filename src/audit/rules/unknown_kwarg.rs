@@ -42,7 +42,7 @@ impl Rule for Check {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         for f in &cx.inputs.files {
             for c in &f.tree.calls {
-                let Some(name) = c.args.iter().find_map(|_| Some(c.callee.as_str())) else { continue };
+                let name = c.callee.as_str();
                 let strict = STRICT.iter().find(|(n, _)| *n == name).map(|(_, k)| *k);
                 let unit = name == "unit" || name == "image";
                 if strict.is_none() && !unit {

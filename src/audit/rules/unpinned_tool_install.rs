@@ -16,9 +16,41 @@ rule!(
 );
 
 /// Options of each tool that take a value (so the value is not a package).
-const PIP_VALUED: &[&str] = &["-r", "-c", "-e", "-i", "-t", "--index-url", "--extra-index-url", "--target", "--prefix", "--root", "--requirement", "--constraint", "-f", "--find-links", "--platform", "--python-version"];
+const PIP_VALUED: &[&str] = &[
+    "-r",
+    "-c",
+    "-e",
+    "-i",
+    "-t",
+    "--index-url",
+    "--extra-index-url",
+    "--target",
+    "--prefix",
+    "--root",
+    "--requirement",
+    "--constraint",
+    "-f",
+    "--find-links",
+    "--platform",
+    "--python-version",
+];
 const NPM_VALUED: &[&str] = &["--prefix", "--registry", "-w", "--workspace"];
-const CARGO_VALUED: &[&str] = &["--root", "--target", "--git", "--branch", "--tag", "--rev", "--path", "--index", "--registry", "-j", "--jobs", "--profile", "--features", "-F"];
+const CARGO_VALUED: &[&str] = &[
+    "--root",
+    "--target",
+    "--git",
+    "--branch",
+    "--tag",
+    "--rev",
+    "--path",
+    "--index",
+    "--registry",
+    "-j",
+    "--jobs",
+    "--profile",
+    "--features",
+    "-F",
+];
 
 fn operands<'a>(args: &'a [Word], valued: &[&str]) -> Vec<&'a str> {
     let mut out = Vec::new();
@@ -42,7 +74,9 @@ fn is_local(p: &str) -> bool {
 }
 
 fn exact_version(v: &str) -> bool {
-    !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.' || c.is_ascii_alphanumeric() || c == '-') && v.chars().next().is_some_and(|c| c.is_ascii_digit() || c == 'v')
+    !v.is_empty()
+        && v.chars().all(|c| c.is_ascii_digit() || c == '.' || c.is_ascii_alphanumeric() || c == '-')
+        && v.chars().next().is_some_and(|c| c.is_ascii_digit() || c == 'v')
 }
 
 /// What is installed unpinned by one command, if anything.
@@ -51,7 +85,10 @@ pub fn unpinned(c: &Cmd) -> Option<String> {
     let args = c.args();
     let (tool, rest): (&str, &[Word]) = match name.as_str() {
         "pip" | "pip3" | "pipx" => ("pip", args),
-        n if n.starts_with("python") && args.first().is_some_and(|a| a.value == "-m") && args.get(1).is_some_and(|a| a.value.starts_with("pip")) => {
+        n if n.starts_with("python")
+            && args.first().is_some_and(|a| a.value == "-m")
+            && args.get(1).is_some_and(|a| a.value.starts_with("pip")) =>
+        {
             ("pip", args.get(2..).unwrap_or_default())
         }
         "npm" | "yarn" | "pnpm" | "bun" => ("npm", args),
@@ -79,7 +116,10 @@ pub fn unpinned(c: &Cmd) -> Option<String> {
         "npm" if matches!(sub, "install" | "i" | "add") => operands(rest, NPM_VALUED)
             .into_iter()
             .find(|p| {
-                let spec = p.strip_prefix('@').map(|s| s.split_once('@').map(|(_, v)| v)).unwrap_or_else(|| p.split_once('@').map(|(_, v)| v));
+                let spec = p
+                    .strip_prefix('@')
+                    .map(|s| s.split_once('@').map(|(_, v)| v))
+                    .unwrap_or_else(|| p.split_once('@').map(|(_, v)| v));
                 !is_local(p) && !spec.is_some_and(exact_version)
             })
             .map(|p| format!("{name} {sub} {p} (no exact version)")),
