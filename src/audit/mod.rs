@@ -89,6 +89,8 @@ pub struct Context<'a> {
     /// Files of the output tree, when `--outputs` was given.
     pub outputs: Vec<outputs::OutputFile>,
     shells: RefCell<HashMap<String, Rc<Script>>>,
+    sites: std::cell::OnceCell<Rc<Vec<rules::ShellSite>>>,
+    tree: std::cell::OnceCell<Rc<Vec<rules::TreeFile>>>,
 }
 
 impl Context<'_> {
@@ -193,7 +195,10 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         Some(dir) => outputs::scan(dir, &mut diagnostics),
         None => Vec::new(),
     };
-    let cx = Context { inputs, units, config, opts, model, outputs, shells: RefCell::new(HashMap::new()) };
+    let cx = Context { inputs, units, config, opts, model, outputs, shells: RefCell::new(HashMap::new()),
+        sites: std::cell::OnceCell::new(),
+        tree: std::cell::OnceCell::new(),
+    };
 
     let mut findings = Vec::new();
     for rule in rules() {

@@ -27,7 +27,7 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
-        for tf in cx.tree_files() {
+        for tf in cx.tree_files().iter() {
             let name = tf.rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             if !is_private_key(&name, &tf.head) {
                 continue;

@@ -113,7 +113,7 @@ impl Rule for Check {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         let mut downloaded: Vec<String> = Vec::new();
         let mut current_unit = None;
-        for site in cx.shell_sites() {
+        for site in cx.shell_sites().iter() {
             if site.unit != current_unit || site.unit.is_none() {
                 downloaded.clear();
                 current_unit = site.unit;

@@ -72,7 +72,7 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
-        for site in cx.shell_sites() {
+        for site in cx.shell_sites().iter() {
             let base_files = site.unit.is_some_and(|u| cx.units[u].name == "base-files");
             let Some(what) = find(&site.script, base_files) else { continue };
             let mut f = cx.finding(

@@ -92,8 +92,19 @@ pub struct ShellSite {
 }
 
 impl Context<'_> {
-    /// Every shell step of every unit, then every literal `run("...")` command.
-    pub fn shell_sites(&self) -> Vec<ShellSite> {
+    /// Every shell step of every unit, then every literal `run("...")` command (computed
+    /// once per audit).
+    pub fn shell_sites(&self) -> Rc<Vec<ShellSite>> {
+        self.sites.get_or_init(|| Rc::new(self.compute_shell_sites())).clone()
+    }
+
+    /// Every regular file of each audited tree (computed once per audit); see
+    /// [`Context::compute_tree_files`].
+    pub fn tree_files(&self) -> Rc<Vec<TreeFile>> {
+        self.tree.get_or_init(|| Rc::new(self.compute_tree_files())).clone()
+    }
+
+    fn compute_shell_sites(&self) -> Vec<ShellSite> {
         let mut out = Vec::new();
         for (ui, u) in self.units.iter().enumerate() {
             for (k, (step, text)) in u.shell_steps().enumerate() {
@@ -134,7 +145,7 @@ impl Context<'_> {
 
     /// Every regular file of each audited tree (project and modules on disk), with up to
     /// 4 KiB of its head: (origin, root, path relative to that root, absolute path, head).
-    pub fn tree_files(&self) -> Vec<TreeFile> {
+    fn compute_tree_files(&self) -> Vec<TreeFile> {
         let mut out = Vec::new();
         for (root, origin) in &self.inputs.roots {
             let nested: Vec<&PathBuf> = self.inputs.roots.iter().map(|(d, _)| d).filter(|d| *d != root).collect();

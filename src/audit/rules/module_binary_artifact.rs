@@ -47,7 +47,7 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
-        for tf in cx.tree_files() {
+        for tf in cx.tree_files().iter() {
             let ext = tf.rel.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
             let so_version = tf.rel.file_name().is_some_and(|n| n.to_string_lossy().contains(".so."));
             let kind = match binary_kind(&tf.head) {

@@ -64,7 +64,7 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
-        for site in cx.shell_sites() {
+        for site in cx.shell_sites().iter() {
             let Some(what) = find(&site.script) else { continue };
             let mut f = cx.finding(
                 &META,
