@@ -4,7 +4,8 @@
 //! three shell steps, one of them unique to the unit, so the shell parser's cache does not
 //! hide the cost. Prints the median of the static pass (text only, the ≤ 300 ms target),
 //! of the full audit (static + model pass), and of a plain `load()` of the same project as
-//! the baseline measured in the same run.
+//! the baseline measured in the same run. Half of the files declare units with `unit()`
+//! and literal steps, half through the class.
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -67,6 +68,7 @@ fn generate(dir: &Path, units: usize) {
             0 => dir.to_path_buf(),
             k => dir.join(format!("vendor/m{}", k - 1)),
         };
+        let with_class = f % 2 == 0;
         let mut text = String::from("load(\"//classes/c.star\", \"c\")\n\n");
         for _ in 0..10 {
             let deps: Vec<String> = (1..=2).filter(|d| n >= d * 13).map(|d| format!("\"u{}\"", n - d * 13)).collect();
@@ -82,6 +84,15 @@ fn generate(dir: &Path, units: usize) {
             } else {
                 format!("https://github.com/example/u{n}.git")
             };
+            if !with_class {
+                // A plain unit with literal steps: the static pass parses these too.
+                text.push_str(&format!(
+                    "unit(\n    name = \"u{n}\",\n    version = \"1.{n}\",\n    source = \"{source}\",\n    {pin}\n    deps = [{}],\n    tasks = [task(\"build\", steps = [\n        \"./configure --prefix=$PREFIX --with-u{n}\",\n        \"make -j$NPROC && make DESTDIR=$DESTDIR install\",\n        \"install -D -m 0644 u{n}.pc $DESTDIR$PREFIX/lib/pkgconfig/u{n}.pc\",\n    ])],\n)\n",
+                    deps.join(", ")
+                ));
+                n += 1;
+                continue;
+            }
             text.push_str(&format!(
                 "c(\n    name = \"u{n}\",\n    version = \"1.{n}\",\n    source = \"{source}\",\n    {pin}\n    deps = [{}],\n    configure_args = [\"--with-u{n}\", \"--disable-static\"],\n    license = \"MIT\",\n)\n",
                 deps.join(", ")
@@ -132,7 +143,8 @@ fn main() {
     let lo = LoadOptions { start: t.path().to_path_buf(), machine: None, distro: None, modules: &LocalOnly };
     let check = |r: &yoe::audit::Report| {
         assert_eq!(r.units, units);
-        let missing = r.findings.iter().filter(|f| f.rule == "source-without-hash" || f.rule == "git-source-without-commit");
+        let missing =
+            r.findings.iter().filter(|f| f.rule == "source-without-hash" || f.rule == "git-source-without-commit");
         assert_eq!(missing.count(), pins, "one unit in ten lacks its pin");
     };
     let s = time(11, || audit(&static_opts).unwrap(), check);

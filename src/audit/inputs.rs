@@ -14,6 +14,9 @@ use crate::starlark::ModuleSource;
 use crate::starlark::labels::normalize;
 use crate::starlark::syntax::ParsedFile;
 
+/// `.star` files larger than this are not read (no real one comes close).
+const MAX_STAR_BYTES: u64 = 8 << 20;
+
 /// Directories never walked for `.star` files: VCS data and yoe's own output and caches.
 const SKIP_DIRS: &[&str] = &[".git", "build", "cache", "target", "node_modules"];
 
@@ -230,8 +233,14 @@ pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, Input
 
 impl Inputs {
     fn add_file(&mut self, path: &Path, origin: Origin) -> Result<usize, InputError> {
-        let bytes =
-            std::fs::read(path).map_err(|e| InputError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        let io = |e: std::io::Error| InputError::Io { path: path.to_path_buf(), message: e.to_string() };
+        let len = std::fs::metadata(path).map_err(io)?.len();
+        let bytes = if len > MAX_STAR_BYTES {
+            // Not read: the NUL makes it a file that does not parse, which is reported.
+            format!("# not read by yoe audit: {len} bytes, over the {MAX_STAR_BYTES}-byte limit\n\0").into_bytes()
+        } else {
+            std::fs::read(path).map_err(io)?
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let mut lines = vec![0];
         lines.extend(text.match_indices('\n').map(|(i, _)| i + 1));

@@ -195,7 +195,14 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         Some(dir) => outputs::scan(dir, &mut diagnostics),
         None => Vec::new(),
     };
-    let cx = Context { inputs, units, config, opts, model, outputs, shells: RefCell::new(HashMap::new()),
+    let cx = Context {
+        inputs,
+        units,
+        config,
+        opts,
+        model,
+        outputs,
+        shells: RefCell::new(HashMap::new()),
         sites: std::cell::OnceCell::new(),
         tree: std::cell::OnceCell::new(),
     };

@@ -548,3 +548,34 @@ fn every_rule_has_its_doc_page() {
     let pages = std::fs::read_dir(&docs).unwrap().count();
     assert_eq!(pages, rules().len(), "a page without a rule in docs/audit/");
 }
+
+// ---- the loader's audit mode ----
+
+#[test]
+fn audit_load_records_refusals_where_load_refuses() {
+    let f = Fixture::new(&[
+        ("PROJECT.star", "project(name = \"p\")\n"),
+        ("classes/c.star", "def f():\n    run(\"x\", host = True)\n    run(\"y\", privileged = True)\n"),
+        (
+            "units/a.star",
+            "load(\"//classes/c.star\", \"f\")\nunit(name = \"a\", container = \"golang:1.26\", tasks = [task(\"b\", fn = f)])\n",
+        ),
+        ("units/broken.star", "unit(name = \"b\", deps = \"not a list\")\n"),
+        ("units/ok.star", "unit(name = \"c\")\n"),
+        ("commands/x.star", "command(name = \"x\")\n"),
+    ]);
+    // The strict load stops at the first refusal.
+    assert!(f.load().is_err());
+    let opts = yoe::starlark::LoadOptions { start: f.root(), machine: None, distro: None, modules: &LocalOnly };
+    let a = yoe::starlark::load_for_audit(&opts).expect("audit load");
+    let rules: Vec<&str> = a.refusals.iter().map(|r| r.rule).collect();
+    assert_eq!(
+        rules,
+        ["module-ships-commands", "removed-escalation-kwarg", "removed-escalation-kwarg", "unpinned-container-image"]
+    );
+    let names: BTreeSet<&str> = a.catalogue.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, BTreeSet::from(["a", "c"]), "the broken file is left out, the rest loads");
+    assert_eq!(a.errors.len(), 1);
+    assert!(a.errors[0].to_string().contains("deps"), "{}", a.errors[0]);
+    assert_eq!(a.loaded.project.units["a"].container, "golang:1.26");
+}
