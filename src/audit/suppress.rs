@@ -92,7 +92,7 @@ pub fn apply(
             line,
             column: 1,
             end_line: line,
-            end_column: 1,
+            end_column: 11,
             ..Span::file(rel_config(inputs, config), "this [[ignore]] entry")
         };
         let route = format!("config.ignore({},{})", ig.rule, ig.path);
@@ -163,7 +163,7 @@ pub fn apply(
     for s in inline.into_iter().filter(|s| !s.used) {
         out.push(Unapplied {
             route: format!("ignore({})@{}", s.rules.join(","), s.span.file.display()),
-            message: format!("this suppression of {} matches no finding", s.rules.join(", ")),
+            message: format!("this suppression of {} matches no finding{}", s.rules.join(", "), unknown_ids(&s.rules)),
             span: s.span,
             origin: Origin::Project,
         });
@@ -177,16 +177,27 @@ pub fn apply(
                     line,
                     column: 1,
                     end_line: line,
-                    end_column: 1,
+                    end_column: 11,
                     ..Span::file(rel_config(inputs, config), "this [[ignore]] entry")
                 },
                 route: format!("config.ignore({},{})", ig.rule, ig.path),
-                message: format!("this [[ignore]] entry for {} in {} matches no finding", ig.rule, ig.path),
+                message: format!(
+                    "this [[ignore]] entry for {} in {} matches no finding{}",
+                    ig.rule,
+                    ig.path,
+                    unknown_ids(std::slice::from_ref(&ig.rule))
+                ),
                 origin: Origin::Project,
             });
         }
     }
     out
+}
+
+/// ` (... is not a rule id)` for ids no rule has, else nothing.
+fn unknown_ids(ids: &[String]) -> String {
+    let unknown: Vec<&str> = ids.iter().map(String::as_str).filter(|id| super::registry::meta(id).is_none()).collect();
+    if unknown.is_empty() { String::new() } else { format!(" ({} is not a rule id)", unknown.join(", ")) }
 }
 
 fn rel_config(inputs: &Inputs, config: &Config) -> PathBuf {

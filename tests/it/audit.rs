@@ -461,20 +461,37 @@ fn a_module_directory_is_audited_alone() {
 // ---- SARIF validation ----
 
 /// The SARIF 2.1.0 JSON schema as shipped in the serde-sarif crate's package (a
-/// dev-dependency, so cargo has it checksum-verified on disk): located with `cargo metadata`.
+/// dev-dependency, so cargo has downloaded it, checked its checksum against Cargo.lock and
+/// unpacked it to build this test): found in cargo's registry sources at the version
+/// Cargo.lock pins, or else through `cargo metadata --offline`. Nothing is fetched.
 fn sarif_schema() -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-        .output()
-        .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let pkg =
-        meta["packages"].as_array().unwrap().iter().find(|p| p["name"] == "serde-sarif").expect("serde-sarif package");
-    let manifest = PathBuf::from(pkg["manifest_path"].as_str().unwrap());
-    let schema = manifest.parent().unwrap().join("src/schema.json");
-    serde_json::from_str(&std::fs::read_to_string(&schema).unwrap()).unwrap()
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lock = std::fs::read_to_string(manifest_dir.join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"serde-sarif\""))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")?.strip_suffix('"').map(str::to_string)))
+        .expect("serde-sarif in Cargo.lock");
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
+    let in_registry = std::fs::read_dir(cargo_home.join("registry/src")).into_iter().flatten().find_map(|e| {
+        let p = e.ok()?.path().join(format!("serde-sarif-{version}/src/schema.json"));
+        p.is_file().then_some(p)
+    });
+    let path = in_registry.unwrap_or_else(|| {
+        let out = std::process::Command::new(env!("CARGO"))
+            .args(["metadata", "--format-version", "1", "--offline", "--manifest-path"])
+            .arg(manifest_dir.join("Cargo.toml"))
+            .output()
+            .expect("cargo metadata");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let pkg =
+            meta["packages"].as_array().unwrap().iter().find(|p| p["name"] == "serde-sarif").expect("serde-sarif");
+        PathBuf::from(pkg["manifest_path"].as_str().unwrap()).parent().unwrap().join("src/schema.json")
+    });
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
 #[test]
