@@ -596,3 +596,17 @@ fn audit_load_records_refusals_where_load_refuses() {
     assert!(a.errors[0].to_string().contains("deps"), "{}", a.errors[0]);
     assert_eq!(a.loaded.project.units["a"].container, "golang:1.26");
 }
+
+#[test]
+fn personas_and_confidence_filter_what_is_shown() {
+    let dir = fixtures_dir().join("github-generated-archive");
+    let report = run(&options(&dir));
+    let count = |f: Filter| View::new(&report, f).shown.len();
+    assert_eq!(count(Filter::default()), 0, "pedantic findings are hidden from the regular persona");
+    assert_eq!(count(Filter { persona: Persona::Pedantic, ..Filter::default() }), 1);
+    let removed = run(&options(&fixtures_dir().join("removed-escalation-kwarg")));
+    let all = View::new(&removed, Filter::default()).shown.len();
+    let sure =
+        View::new(&removed, Filter { min_confidence: yoe::audit::Confidence::High, ..Filter::default() }).shown.len();
+    assert_eq!(all - sure, 1, "the computed host= has medium confidence");
+}
