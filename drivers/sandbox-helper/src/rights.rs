@@ -54,7 +54,11 @@ mod tests {
     fn bits_match_the_landlock_crate() {
         use landlock::{ABI, Access, AccessFs};
         for abi in [ABI::V1, ABI::V2, ABI::V3, ABI::V5, ABI::V7] {
-            assert_eq!(fs_all(abi as u32), AccessFs::from_all(abi).bits(), "{abi:?}");
+            assert_eq!(
+                fs_all(abi as u32),
+                AccessFs::from_all(abi).bits(),
+                "{abi:?}"
+            );
         }
         assert_eq!(fs_right("truncate"), Some(AccessFs::Truncate as u64));
         assert_eq!(fs_names(0b101), vec!["execute", "read_file"]);

@@ -495,7 +495,10 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = sample().encode();
         for n in 0..bytes.len() {
-            assert!(HelperPolicy::decode(&bytes[..n]).is_err(), "prefix {n} decoded");
+            assert!(
+                HelperPolicy::decode(&bytes[..n]).is_err(),
+                "prefix {n} decoded"
+            );
         }
     }
 
