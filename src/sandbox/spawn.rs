@@ -428,6 +428,8 @@ impl Sandbox {
         if let Some(u) = self.run_as {
             cmd.uid(u.uid).gid(u.gid);
         }
+        // bwrap's --die-with-parent only ties the sandbox to bwrap; this ties bwrap to yoe.
+        yoe_sandbox_helper::spawn_support::die_with_parent(&mut cmd);
         let (out_r, out_w) = io::pipe().map_err(io_err("creating the output pipe"))?;
         let err_r = if capture {
             let (r, w) = io::pipe().map_err(io_err("creating the stderr pipe"))?;

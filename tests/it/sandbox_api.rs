@@ -178,3 +178,75 @@ fn a_bad_helper_fails_closed_naming_the_layer() {
     .expect_err("a helper that applies no layer must be refused");
     assert!(err.to_string().contains("yoe doctor"), "{err}");
 }
+
+const HOLD_ENV: &str = "YOE_IT_HOLD_MARKER";
+
+/// Child mode for `killing_yoe_leaves_no_sandbox_behind`: runs a long step and blocks.
+#[test]
+#[ignore = "run by killing_yoe_leaves_no_sandbox_behind in a child process"]
+fn hold_step_child() {
+    let Ok(marker) = std::env::var(HOLD_ENV) else {
+        return;
+    };
+    let _ = run(&format!("sleep 300; : {marker}"));
+}
+
+fn marker_pids(marker: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(marker)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn killing_yoe_leaves_no_sandbox_behind() {
+    crate::common::helper();
+    let marker = format!(
+        "yoe-hold-{}-{:?}",
+        std::process::id(),
+        std::time::Instant::now()
+    );
+    let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .args([
+            "--ignored",
+            "--exact",
+            "sandbox_api::hold_step_child",
+            "--test-threads=1",
+        ])
+        .env(HOLD_ENV, &marker)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn child");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // bwrap's and the step shell's command lines carry the marker.
+    while marker_pids(&marker).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the held step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9 the yoe stand-in");
+    child.wait().expect("reap");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = marker_pids(&marker);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sandbox processes outlived yoe: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
