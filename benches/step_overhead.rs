@@ -3,6 +3,9 @@
 //! helper + every layer), measured round-robin in one run. Prints the three medians and
 //! the ratio full/bare (target <= 1.3). Run with `benches/step_overhead.sh`.
 
+// The report on stdout is this benchmark's result.
+#![allow(clippy::print_stdout)]
+
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -220,6 +220,7 @@ fn errno_of(name: &str) -> Option<u32> {
     } as u32)
 }
 
+#[allow(clippy::unnecessary_cast)] // RLIMIT_* is c_uint on glibc, c_int on musl
 fn rlimit_of(name: &str) -> Option<u32> {
     Some(match name {
         "core" => libc::RLIMIT_CORE,

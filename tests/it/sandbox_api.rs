@@ -191,26 +191,28 @@ fn hold_step_child() {
     let _ = run(&format!("sleep 300; : {marker}"));
 }
 
-fn marker_pids(marker: &str) -> Vec<u32> {
+fn marker_pids(marker: &str, only_shell: bool) -> Vec<u32> {
     let mut pids = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
-            && String::from_utf8_lossy(&cmd).contains(marker)
-        {
-            pids.push(pid);
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd);
+            if cmd.contains(marker) && (!only_shell || cmd.starts_with("/bin/sh")) {
+                pids.push(pid);
+            }
         }
     }
     pids
 }
 
-#[test]
-fn killing_yoe_leaves_no_sandbox_behind() {
+/// Starts a stand-in for yoe running a long step, kills it with SIGKILL once the sandbox
+/// is being set up (`early`) or once the step runs, and checks nothing is left.
+fn kill_yoe_and_check(early: bool) {
     crate::common::helper();
     let marker = format!(
-        "yoe-hold-{}-{:?}",
+        "yoe-hold-{}-{early}-{:?}",
         std::process::id(),
         std::time::Instant::now()
     );
@@ -227,19 +229,18 @@ fn killing_yoe_leaves_no_sandbox_behind() {
         .spawn()
         .expect("spawn child");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    // bwrap's and the step shell's command lines carry the marker.
-    while marker_pids(&marker).len() < 2 {
+    while marker_pids(&marker, !early).is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "the held step never started"
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(if early { 1 } else { 20 }));
     }
     child.kill().expect("kill -9 the yoe stand-in");
     child.wait().expect("reap");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let left = marker_pids(&marker);
+        let left = marker_pids(&marker, false);
         if left.is_empty() {
             break;
         }
@@ -248,5 +249,17 @@ fn killing_yoe_leaves_no_sandbox_behind() {
             "sandbox processes outlived yoe: {left:?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn killing_yoe_during_a_step_leaves_no_sandbox_behind() {
+    kill_yoe_and_check(false);
+}
+
+#[test]
+fn killing_yoe_during_sandbox_setup_leaves_no_sandbox_behind() {
+    for _ in 0..3 {
+        kill_yoe_and_check(true);
     }
 }

@@ -85,6 +85,13 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return status.fail(Layer::Fds, &e);
     }
 
+    // If yoe died while bwrap was still setting up, bwrap's own --die-with-parent may not
+    // be armed yet; yoe's end of the socket is then closed, and the step must not start.
+    if let Some(f) = status.0.as_ref()
+        && sys::peer_closed(f.as_raw_fd())
+    {
+        return status.fail(Layer::Fds, "yoe has gone away; not starting the step");
+    }
     status.send(&Record::Ready);
     let err = Command::new(program).args(rest).exec();
     status.fail(

@@ -164,15 +164,44 @@ pub fn dup2(src: i32, dst: i32) -> io::Result<()> {
     }
 }
 
+/// Whether the peer of the stream socket `fd` has closed its end (a read would return
+/// EOF). `false` while it is open, and for fds that are not sockets.
+pub fn peer_closed(fd: i32) -> bool {
+    let mut b = [0u8; 1];
+    // SAFETY: `b` is a valid, writable one-byte buffer for the duration of the call;
+    // MSG_PEEK leaves any pending data in the socket.
+    let rc = unsafe {
+        libc::recv(
+            fd,
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    rc == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::unnecessary_cast)] // RLIMIT_* is c_uint on glibc, c_int on musl
     fn rlimit_roundtrip_lowers_only() {
         let (soft, hard) = getrlimit(libc::RLIMIT_CORE as u32).unwrap_or((0, 0));
         // Lowering the soft limit to what it already is always succeeds.
         assert!(setrlimit(libc::RLIMIT_CORE as u32, soft.min(hard), hard).is_ok());
+    }
+
+    #[test]
+    fn peer_closed_sees_eof_only() {
+        use std::os::fd::AsRawFd;
+        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
+        assert!(!peer_closed(a.as_raw_fd()));
+        drop(b);
+        assert!(peer_closed(a.as_raw_fd()));
+        let f = std::fs::File::open("/proc/self/status").expect("file");
+        assert!(!peer_closed(f.as_raw_fd()));
     }
 
     #[test]
