@@ -140,6 +140,7 @@ pub fn bwrap_argv(inp: &ArgvInputs<'_>) -> Result<Vec<OsString>, ArgvError> {
         o("--disable-userns"),
         o("--die-with-parent"),
         o("--new-session"),
+        o("--as-pid-1"),
         o("--hostname"),
         o(HOSTNAME),
     ]);

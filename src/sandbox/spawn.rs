@@ -431,8 +431,11 @@ impl Sandbox {
         if let Some(u) = self.run_as {
             cmd.uid(u.uid).gid(u.gid);
         }
-        // bwrap's --die-with-parent only ties the sandbox to bwrap; this ties bwrap to yoe.
-        yoe_sandbox_helper::spawn_support::die_with_parent(&mut cmd);
+        // Lifetime: bwrap's --die-with-parent ties bwrap to yoe; the helper ties the step
+        // (pid 1 of the sandbox) to bwrap and refuses to start it when yoe is gone. yoe does
+        // not arm a parent-death signal on bwrap itself: killing bwrap while it sets up
+        // leaves its half-built child blocked forever (measured), whereas an unarmed bwrap
+        // finishes setting up and the helper then sees that yoe is gone.
         let (out_r, out_w) = io::pipe().map_err(io_err("creating the output pipe"))?;
         let err_r = if capture {
             let (r, w) = io::pipe().map_err(io_err("creating the stderr pipe"))?;

@@ -206,9 +206,6 @@ pub fn probes() -> Vec<Probe> {
                             if (r == 0) { waitpid(parent, 0, __WALL); ptrace(PTRACE_DETACH, parent, 0, 0); _exit(0); } _exit(e); }
             int st = 0; waitpid(pid, &st, 0); if (WEXITSTATUS(st) == 0) return report(0); errno = WEXITSTATUS(st); return report(-1);", EPERM, Host),
         c!("ptrace_traceme", "PTRACE_TRACEME is refused", "return report(ptrace(PTRACE_TRACEME, 0, 0, 0));", EPERM, Host),
-        c!("signal_pid1", "no signal reaches bwrap's pid 1 (outside the Landlock domain)", "return report(kill(1, 0));", EPERM, BareBwrap),
-        c!("proc_pid1_root", "/proc/1/root does not lead out of the domain",
-           "int fd = open(\"/proc/1/root/usr\", O_RDONLY | O_DIRECTORY); return report(fd);", &["EACCES", "EPERM"], BareBwrap),
         Probe {
             name: "kill_host_process",
             proves: "a host process of the same uid cannot be killed",

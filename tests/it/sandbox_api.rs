@@ -209,10 +209,10 @@ fn marker_pids(marker: &str, only_shell: bool) -> Vec<u32> {
 
 /// Starts a stand-in for yoe running a long step, kills it with SIGKILL once the sandbox
 /// is being set up (`early`) or once the step runs, and checks nothing is left.
-fn kill_yoe_and_check(early: bool) {
+fn kill_yoe_and_check(early: bool, delay_ms: u64) {
     crate::common::helper();
     let marker = format!(
-        "yoe-hold-{}-{early}-{:?}",
+        "yoe-hold-{}-{early}-{delay_ms}-{:?}",
         std::process::id(),
         std::time::Instant::now()
     );
@@ -236,6 +236,7 @@ fn kill_yoe_and_check(early: bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(if early { 1 } else { 20 }));
     }
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
     child.kill().expect("kill -9 the yoe stand-in");
     child.wait().expect("reap");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -254,12 +255,13 @@ fn kill_yoe_and_check(early: bool) {
 
 #[test]
 fn killing_yoe_during_a_step_leaves_no_sandbox_behind() {
-    kill_yoe_and_check(false);
+    kill_yoe_and_check(false, 0);
 }
 
 #[test]
 fn killing_yoe_during_sandbox_setup_leaves_no_sandbox_behind() {
-    for _ in 0..3 {
-        kill_yoe_and_check(true);
+    // At several points of bwrap's setup and the helper's layers.
+    for delay_ms in [0, 0, 1, 2, 4, 8] {
+        kill_yoe_and_check(true, delay_ms);
     }
 }

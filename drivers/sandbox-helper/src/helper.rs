@@ -1,6 +1,6 @@
 //! The helper's main sequence, run inside the sandbox after bwrap has built the mounts:
 //! read the policy from fd 0, then caps → Landlock → no_new_privs → seccomp → rlimits →
-//! fd hygiene → exec the step. Trusts the policy bytes only after decoding them; trusts
+//! fd hygiene → parent-death signal → exec the step. Trusts the policy bytes only after decoding them; trusts
 //! nothing from the environment (it never reads it). Any failure exits with the layer's
 //! code and a one-line message naming the layer, and the step does not run.
 
@@ -85,12 +85,20 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return status.fail(Layer::Fds, &e);
     }
 
-    // If yoe died while bwrap was still setting up, bwrap's own --die-with-parent may not
-    // be armed yet; yoe's end of the socket is then closed, and the step must not start.
+    // The step is pid 1 of its namespace (bwrap --as-pid-1): when it dies, the kernel
+    // kills every process of the sandbox. It dies with bwrap, and bwrap dies with yoe. The
+    // signal is armed first and yoe's liveness checked second, so a yoe that died while
+    // bwrap was still setting up cannot leave a step running.
+    if let Err(e) = sys::set_parent_death_kill() {
+        return status.fail(
+            Layer::Parent,
+            &format!("arming the parent-death signal: {e}"),
+        );
+    }
     if let Some(f) = status.0.as_ref()
         && sys::peer_closed(f.as_raw_fd())
     {
-        return status.fail(Layer::Fds, "yoe has gone away; not starting the step");
+        return status.fail(Layer::Parent, "yoe has gone away; not starting the step");
     }
     status.send(&Record::Ready);
     let err = Command::new(program).args(rest).exec();

@@ -11,7 +11,6 @@ pub mod layers {
     pub mod seccomp;
 }
 pub mod rights;
-pub mod spawn_support;
 pub mod status;
 pub mod sys;
 pub mod syscalls;

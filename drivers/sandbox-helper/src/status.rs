@@ -18,13 +18,15 @@ pub enum Layer {
     Rlimits,
     /// Closing inherited fds and putting /dev/null on stdin.
     Fds,
+    /// Dying with bwrap (PR_SET_PDEATHSIG), and refusing to start when yoe is gone.
+    Parent,
     /// execve of the step.
     Exec,
 }
 
 impl Layer {
     /// Every layer, in application order.
-    pub const ALL: [Layer; 8] = [
+    pub const ALL: [Layer; 9] = [
         Layer::Policy,
         Layer::Caps,
         Layer::Landlock,
@@ -32,6 +34,7 @@ impl Layer {
         Layer::Seccomp,
         Layer::Rlimits,
         Layer::Fds,
+        Layer::Parent,
         Layer::Exec,
     ];
 
@@ -46,6 +49,7 @@ impl Layer {
             Layer::Rlimits => 74,
             Layer::Fds => 75,
             Layer::Exec => 76,
+            Layer::Parent => 77,
         }
     }
 
@@ -59,6 +63,7 @@ impl Layer {
             Layer::Seccomp => "seccomp",
             Layer::Rlimits => "rlimits",
             Layer::Fds => "fds",
+            Layer::Parent => "parent",
             Layer::Exec => "exec",
         }
     }

@@ -56,6 +56,17 @@ pub fn set_no_new_privs() -> io::Result<()> {
     }
 }
 
+/// Asks the kernel to SIGKILL this process when its parent dies (kept across execve).
+pub fn set_parent_death_kill() -> io::Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes plain integers and touches no memory.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Reads no_new_privs.
 pub fn no_new_privs() -> io::Result<bool> {
     // SAFETY: PR_GET_NO_NEW_PRIVS takes plain integers and touches no memory.
