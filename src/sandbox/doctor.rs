@@ -182,7 +182,7 @@ pub fn doctor_report_with(config: &SandboxConfig) -> DoctorReport {
             state: State::Info,
             required: false,
             detail: format!(
-                "yoe runs as root: steps run as {:?} (created if missing)",
+                "yoe runs as root: steps run as {} (a named user is created if missing)",
                 config.build_user
             ),
             fix: None,

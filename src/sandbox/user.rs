@@ -25,6 +25,15 @@ impl Default for BuildUserConfig {
     }
 }
 
+impl std::fmt::Display for BuildUserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildUserConfig::Named(n) => write!(f, "user {n}"),
+            BuildUserConfig::Ids { uid, gid } => write!(f, "uid {uid} gid {gid}"),
+        }
+    }
+}
+
 /// A resolved build user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuildUser {

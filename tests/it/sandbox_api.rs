@@ -265,3 +265,36 @@ fn killing_yoe_during_sandbox_setup_leaves_no_sandbox_behind() {
         kill_yoe_and_check(true, delay_ms);
     }
 }
+
+#[test]
+fn doctor_reports_every_required_layer_ok_on_this_machine() {
+    let report = yoe::sandbox::doctor::doctor_report_with(&yoe::sandbox::SandboxConfig {
+        helper: Some(crate::common::helper().to_path_buf()),
+        ..Default::default()
+    });
+    let text = report.to_string();
+    eprintln!("{text}");
+    assert!(!report.missing_required(), "{text}");
+    for layer in [
+        "bwrap",
+        "helper",
+        "user namespaces",
+        "landlock",
+        "seccomp",
+        "cgroups",
+        "self-test",
+    ] {
+        assert!(
+            report.lines.iter().any(|l| l.layer == layer),
+            "no {layer} line:\n{text}"
+        );
+    }
+    // A broken configuration is reported as missing, with what to do.
+    let broken = yoe::sandbox::doctor::doctor_report_with(&yoe::sandbox::SandboxConfig {
+        bwrap: "/nonexistent/bwrap".into(),
+        helper: Some(crate::common::helper().to_path_buf()),
+        ..Default::default()
+    });
+    assert!(broken.missing_required());
+    assert!(broken.to_string().contains("MISSING  bwrap"), "{broken}");
+}
