@@ -2,32 +2,21 @@
 //! provide, ends with that layer's exit code and a message naming it, and the step never
 //! runs. (The full sandbox is tested from the root crate's escape battery.)
 
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::process::{Command, Stdio};
 use yoe_sandbox_helper::status::Layer;
 use yoe_sandbox_helper::wire::{HelperPolicy, Landlock};
 
 fn helper(stdin_bytes: &[u8], args: &[&str]) -> std::process::Output {
-    let mut f = tempfile_like();
-    f.0.write_all(stdin_bytes).expect("write policy");
-    let stdin = std::fs::File::open(&f.1).expect("reopen");
+    let mut f = tempfile::tempfile().expect("temp file");
+    f.write_all(stdin_bytes).expect("write policy");
+    f.seek(std::io::SeekFrom::Start(0)).expect("rewind");
     Command::new(env!("CARGO_BIN_EXE_yoe-sandbox-helper"))
         .args(args)
         .env_clear()
-        .stdin(Stdio::from(stdin))
+        .stdin(Stdio::from(f))
         .output()
         .expect("run helper")
-}
-
-/// A scratch file in the target dir (no extra dev-dependency for one file).
-fn tempfile_like() -> (std::fs::File, std::path::PathBuf) {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let p = std::env::temp_dir().join(format!(
-        "yoe-helper-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-    ));
-    (std::fs::File::create(&p).expect("create"), p)
 }
 
 fn assert_layer(out: &std::process::Output, layer: Layer) {
