@@ -109,6 +109,8 @@ pub enum ArgvError {
     RelativePath(PathBuf),
     #[error("{0} contains a NUL byte")]
     Nul(String),
+    #[error("environment variable name {0:?} is not valid")]
+    EnvName(String),
 }
 
 fn host(p: &Path) -> Result<OsString, ArgvError> {
@@ -182,6 +184,9 @@ pub fn bwrap_argv(inp: &ArgvInputs<'_>) -> Result<Vec<OsString>, ArgvError> {
     }
     push(&[o("--chdir"), o(SRC), o("--clearenv")]);
     for (k, v) in inp.env {
+        if !super::policy::is_env_name(k) {
+            return Err(ArgvError::EnvName(k.clone()));
+        }
         let k = text("environment variable name", k)?;
         let v = text(&format!("environment variable {}", k.to_string_lossy()), v)?;
         push(&[o("--setenv"), &k, &v]);
@@ -277,5 +282,10 @@ mod tests {
         let d = dirs();
         let env = vec![("X".to_string(), "a\0b".to_string())];
         assert!(bwrap_argv(&inputs(&d, &root, &env, Layers::Full)).is_err());
+        let env = vec![("A=B".to_string(), "c".to_string())];
+        assert_eq!(
+            bwrap_argv(&inputs(&d, &root, &env, Layers::Full)),
+            Err(ArgvError::EnvName("A=B".into()))
+        );
     }
 }
