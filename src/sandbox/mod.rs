@@ -33,6 +33,6 @@ pub use doctor::{DoctorLine, DoctorReport, State, doctor_report};
 pub use env::{EnvError, EnvInputs, render_env};
 pub use policy::{Policy, PolicyError};
 pub use spawn::{
-    Sandbox, SandboxConfig, SandboxError, StepExit, StepOutcome, StepOutput, StepSpec,
+    Cancel, Sandbox, SandboxConfig, SandboxError, StepExit, StepOutcome, StepOutput, StepSpec,
 };
 pub use user::{BuildUser, BuildUserConfig, UserError};

@@ -128,6 +128,8 @@ pub enum SandboxError {
     Bwrap { exit: StepExit, detail: String },
     #[error("step dir {0} does not exist or is not a directory")]
     MissingDir(PathBuf),
+    #[error("the step was cancelled")]
+    Cancelled,
     #[error("sandbox self-test failed: {0}")]
     SelfTest(Box<SandboxError>),
     #[error(transparent)]
@@ -141,6 +143,86 @@ pub enum SandboxError {
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> SandboxError {
     let what = what.into();
     move |source| SandboxError::Io { what, source }
+}
+
+/// Stops running steps from another thread (first failure without `--keep-going`,
+/// timeouts). One token can serve a whole build; cancelling is permanent.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<CancelInner>);
+
+#[derive(Debug, Default)]
+struct CancelInner {
+    cancelled: std::sync::atomic::AtomicBool,
+    running: Mutex<Vec<Running>>,
+}
+
+#[derive(Debug)]
+struct Running {
+    id: u64,
+    bwrap_pid: u32,
+    status: UnixStream,
+}
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Stops every step running with this token and refuses new ones. A step that has not
+    /// started yet is not started (the helper sees yoe's end of the socket shut); a step
+    /// that runs is killed (bwrap gets SIGKILL, and the step, pid 1 of its sandbox, dies
+    /// with it). `run` then returns [`SandboxError::Cancelled`].
+    pub fn cancel(&self) {
+        self.0
+            .cancelled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let Ok(running) = self.0.running.lock() else {
+            return;
+        };
+        for r in running.iter() {
+            stop_sandbox(r.bwrap_pid, &r.status);
+        }
+    }
+
+    fn register(&self, id: u64, bwrap_pid: u32, status: &UnixStream) {
+        if let (Ok(mut running), Ok(status)) = (self.0.running.lock(), status.try_clone()) {
+            running.push(Running {
+                id,
+                bwrap_pid,
+                status,
+            });
+        }
+        // A cancel that raced with the spawn still applies.
+        if self.is_cancelled() {
+            self.cancel();
+        }
+    }
+
+    fn unregister(&self, id: u64) {
+        if let Ok(mut running) = self.0.running.lock() {
+            running.retain(|r| r.id != id);
+        }
+    }
+}
+
+/// Stops one sandbox without stranding bwrap's half-built child: yoe's end of the status
+/// socket is shut (a helper that has not started the step will not), and bwrap is killed
+/// only once the helper said `ready`, i.e. has tied the step to bwrap's life.
+fn stop_sandbox(bwrap_pid: u32, status: &UnixStream) {
+    use std::os::fd::AsRawFd;
+    let _ = status.shutdown(std::net::Shutdown::Write);
+    let mut buf = [0u8; 256];
+    let ready = sys::peek(status.as_raw_fd(), &mut buf)
+        .map(|n| Record::last_in(&buf[..n]) == Some(Record::Ready))
+        .unwrap_or(false);
+    if ready {
+        let _ = sys::kill_child(bwrap_pid);
+    }
 }
 
 /// A checked sandbox, ready to run steps.
@@ -388,6 +470,20 @@ impl Sandbox {
     /// Runs one step in the sandbox and waits for it. Blocks the calling thread, which
     /// must stay alive until this returns (bwrap dies with the thread that spawned it).
     pub fn run(&self, step: &StepSpec, out: StepOutput) -> Result<StepOutcome, SandboxError> {
+        self.run_cancellable(step, out, &Cancel::new())
+    }
+
+    /// [`Sandbox::run`], stoppable from another thread through `cancel`.
+    pub fn run_cancellable(
+        &self,
+        step: &StepSpec,
+        out: StepOutput,
+        cancel: &Cancel,
+    ) -> Result<StepOutcome, SandboxError> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        if cancel.is_cancelled() {
+            return Err(SandboxError::Cancelled);
+        }
         for d in [
             &step.dirs.src,
             &step.dirs.destdir,
@@ -453,7 +549,14 @@ impl Sandbox {
             .map_err(io_err(format!("spawning {}", self.bwrap.display())))?;
         // Close our copies of the child's ends, so EOF arrives when the sandbox is gone.
         drop(cmd);
-        let mut guard = ChildGuard(Some(child));
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        cancel.register(id, child.id(), &status_ours);
+        let mut guard = ChildGuard {
+            child: Some(child),
+            status: status_ours.try_clone().ok(),
+            cancel,
+            id,
+        };
 
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
         let err_thread = err_r.map(|r| {
@@ -466,6 +569,9 @@ impl Sandbox {
             None => (None, false),
         };
         truncated |= t2;
+        // Unregister before reaping: until then the pid cannot be reused, so a concurrent
+        // cancel never signals a stranger.
+        cancel.unregister(id);
         let status = guard.wait().map_err(io_err("waiting for bwrap"))?;
         let exit = match (status.code(), status.signal()) {
             (Some(c), _) => StepExit::Code(c),
@@ -495,6 +601,9 @@ impl Sandbox {
                 .map(|t| t.iter().copied().collect::<Vec<u8>>())
                 .unwrap_or_default(),
         );
+        if cancel.is_cancelled() && !matches!(exit, StepExit::Code(0)) {
+            return Err(SandboxError::Cancelled);
+        }
         match Record::last_in(&records) {
             Some(Record::Ready) => Ok(StepOutcome {
                 exit,
@@ -573,24 +682,35 @@ fn tail_lines(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Kills and reaps bwrap if the run is abandoned (error or panic) before it ended.
-struct ChildGuard(Option<Child>);
+/// Stops and reaps bwrap if the run is abandoned (error or panic) before it ended.
+struct ChildGuard<'a> {
+    child: Option<Child>,
+    status: Option<UnixStream>,
+    cancel: &'a Cancel,
+    id: u64,
+}
 
-impl ChildGuard {
+impl ChildGuard<'_> {
     fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
-        let status = match self.0.as_mut() {
+        let status = match self.child.as_mut() {
             Some(c) => c.wait()?,
             None => return Err(io::Error::other("child already reaped")),
         };
-        self.0 = None;
+        self.child = None;
         Ok(status)
     }
 }
 
-impl Drop for ChildGuard {
+impl Drop for ChildGuard<'_> {
     fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
+        self.cancel.unregister(self.id);
+        if let Some(mut c) = self.child.take() {
+            match &self.status {
+                Some(s) => stop_sandbox(c.id(), s),
+                None => {
+                    let _ = c.kill();
+                }
+            }
             let _ = c.wait();
         }
     }

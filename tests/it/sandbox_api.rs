@@ -298,3 +298,77 @@ fn doctor_reports_every_required_layer_ok_on_this_machine() {
     assert!(broken.missing_required());
     assert!(broken.to_string().contains("MISSING  bwrap"), "{broken}");
 }
+
+fn cancel_after(
+    delay: std::time::Duration,
+    marker: &str,
+) -> (
+    Result<yoe::sandbox::StepOutcome, SandboxError>,
+    std::time::Duration,
+) {
+    let sb = sandbox();
+    let t = tempdir();
+    let dirs = unit_dirs(sb, t.path());
+    let cancel = yoe::sandbox::Cancel::new();
+    let c2 = cancel.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        c2.cancel();
+    });
+    let started = std::time::Instant::now();
+    let r = sb.run_cancellable(
+        &StepSpec {
+            dirs,
+            env: env(),
+            shell: Shell::Sh,
+            script: format!("sleep 300; : {marker}"),
+        },
+        StepOutput::Capture { log: None },
+        &cancel,
+    );
+    let took = started.elapsed();
+    canceller.join().expect("canceller");
+    (r, took)
+}
+
+#[test]
+fn cancel_stops_steps_at_any_point_and_leaves_nothing() {
+    for delay_ms in [0u64, 1, 2, 5, 10, 300] {
+        let marker = format!("yoe-cancel-{}-{delay_ms}", std::process::id());
+        let (r, took) = cancel_after(std::time::Duration::from_millis(delay_ms), &marker);
+        assert!(
+            matches!(r, Err(SandboxError::Cancelled)),
+            "{delay_ms} ms: {r:?}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(20),
+            "{delay_ms} ms: took {took:?}"
+        );
+        // The step dies with bwrap asynchronously; give the kernel a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !marker_pids(&marker, false).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{delay_ms} ms: processes left"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    // A cancelled token refuses new steps.
+    let cancel = yoe::sandbox::Cancel::new();
+    cancel.cancel();
+    let sb = sandbox();
+    let t = tempdir();
+    let dirs = unit_dirs(sb, t.path());
+    let r = sb.run_cancellable(
+        &StepSpec {
+            dirs,
+            env: env(),
+            shell: Shell::Sh,
+            script: "true".into(),
+        },
+        StepOutput::Capture { log: None },
+        &cancel,
+    );
+    assert!(matches!(r, Err(SandboxError::Cancelled)));
+}

@@ -86,21 +86,22 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     }
 
     // The step is pid 1 of its namespace (bwrap --as-pid-1): when it dies, the kernel
-    // kills every process of the sandbox. It dies with bwrap, and bwrap dies with yoe. The
-    // signal is armed first and yoe's liveness checked second, so a yoe that died while
-    // bwrap was still setting up cannot leave a step running.
+    // kills every process of the sandbox. It dies with bwrap (armed here), and bwrap dies
+    // with yoe. `ready` goes out before yoe's liveness is checked: a yoe that stops the
+    // sandbox before seeing `ready` shuts its end of the socket, which the check below
+    // sees; one that sees `ready` may kill bwrap, which now takes the step with it.
     if let Err(e) = sys::set_parent_death_kill() {
         return status.fail(
             Layer::Parent,
             &format!("arming the parent-death signal: {e}"),
         );
     }
+    status.send(&Record::Ready);
     if let Some(f) = status.0.as_ref()
         && sys::peer_closed(f.as_raw_fd())
     {
         return status.fail(Layer::Parent, "yoe has gone away; not starting the step");
     }
-    status.send(&Record::Ready);
     let err = Command::new(program).args(rest).exec();
     status.fail(
         Layer::Exec,

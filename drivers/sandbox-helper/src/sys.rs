@@ -67,6 +67,48 @@ pub fn set_parent_death_kill() -> io::Result<()> {
     }
 }
 
+/// Copies pending bytes of socket `fd` into `buf` without consuming them, without
+/// blocking (`Ok(0)`: nothing pending or EOF).
+pub fn peek(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid and writable for `buf.len()` bytes for the duration of the
+    // call; MSG_PEEK leaves the data in the socket.
+    let rc = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match usize::try_from(rc) {
+        Ok(n) => Ok(n),
+        Err(_) => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Sends SIGKILL to process `pid`. The caller must know `pid` is its own unreaped child
+/// (a zombie keeps its pid, so it cannot have been reused).
+pub fn kill_child(pid: u32) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    // SAFETY: kill takes plain integers and touches no memory; pid > 0 names one process.
+    let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Reads no_new_privs.
 pub fn no_new_privs() -> io::Result<bool> {
     // SAFETY: PR_GET_NO_NEW_PRIVS takes plain integers and touches no memory.
