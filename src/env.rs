@@ -21,3 +21,9 @@ pub fn var(name: &str) -> Option<String> {
 pub fn in_ci() -> bool {
     var(CI).is_some_and(|v| v != "false" && v != "0")
 }
+
+/// Reproducible-build timestamp for steps: `SOURCE_DATE_EPOCH` if set and valid, else
+/// 1980-01-01 (the earliest date every archive format can store).
+pub fn source_date_epoch() -> u64 {
+    var("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(315_532_800)
+}

@@ -4,5 +4,6 @@ pub mod cli;
 pub mod env;
 pub mod graph;
 pub mod model;
+pub mod sandbox;
 pub mod starlark;
 pub mod treehash;

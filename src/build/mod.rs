@@ -7,3 +7,5 @@ pub mod record;
 pub mod scheduler;
 pub mod template;
 pub mod tree;
+pub mod executor;
+pub mod toolchain;

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod build;
 mod desc;
+mod doctor;
 mod graph;
 mod init;
 pub mod output;
@@ -69,6 +70,8 @@ pub enum Command {
     Desc(desc::DescArgs),
     /// List the units that depend on a unit.
     Refs(refs::RefsArgs),
+    /// Check every sandbox layer; non-zero when a required one is missing.
+    Doctor,
     /// Print the version.
     Version,
 }
@@ -100,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Graph(a) => graph::run(&g, a),
         Command::Desc(a) => desc::run(&g, a),
         Command::Refs(a) => refs::run(&g, a),
+        Command::Doctor => doctor::run(&g),
         Command::Version => {
             output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
             Ok(exit::OK)

@@ -1,7 +1,11 @@
 //! yoe's integration tests: one binary, one module per area.
+mod battery_probes;
 mod cli;
+mod common;
 mod graph_prop;
 mod load_errors;
 mod loader;
+mod sandbox_api;
+mod sandbox_battery;
 mod support;
 mod unsafe_audit;
