@@ -26,12 +26,8 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_N")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
-    let sandbox =
-        Sandbox::detect(&SandboxConfig::default()).expect("sandbox (set YOE_SANDBOX_HELPER)");
+    let n: usize = std::env::var("BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    let sandbox = Sandbox::detect(&SandboxConfig::default()).expect("sandbox (set YOE_SANDBOX_HELPER)");
     let base = std::env::temp_dir().join(format!("yoe-bench-{}", std::process::id()));
     let dirs = StepDirs {
         src: base.join("src"),
@@ -45,12 +41,7 @@ fn main() {
     sandbox.hand_over(&base).expect("hand over");
     let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
     let script = "/usr/bin/true";
-    let step = StepSpec {
-        dirs: dirs.clone(),
-        env: env.clone(),
-        shell: Shell::Sh,
-        script: script.into(),
-    };
+    let step = StepSpec { dirs: dirs.clone(), env: env.clone(), shell: Shell::Sh, script: script.into() };
     let bare = bwrap_argv(&ArgvInputs {
         dirs: &dirs,
         root: &yoe::sandbox::RootFs::host(),
@@ -66,18 +57,11 @@ fn main() {
     let run_as = sandbox.build_user();
 
     let spawn_wait = |mut c: Command| {
-        c.env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.env_clear().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let t = Instant::now();
         let out = c.output().expect("spawn");
         let d = t.elapsed();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         d
     };
     let (mut direct, mut direct_sh, mut bare_t, mut full) = (vec![], vec![], vec![], vec![]);
@@ -93,9 +77,7 @@ fn main() {
         }
         let d3 = spawn_wait(b);
         let t = Instant::now();
-        let o = sandbox
-            .run(&step, StepOutput::Log(log.clone()))
-            .expect("full step");
+        let o = sandbox.run(&step, StepOutput::Log(log.clone())).expect("full step");
         let d4 = t.elapsed();
         assert!(o.exit.success());
         if i >= 10 {
@@ -106,38 +88,15 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&base);
-    let (md, ms_, mb, mf) = (
-        median(&mut direct),
-        median(&mut direct_sh),
-        median(&mut bare_t),
-        median(&mut full),
-    );
+    let (md, ms_, mb, mf) = (median(&mut direct), median(&mut direct_sh), median(&mut bare_t), median(&mut full));
     println!(
         "step overhead, {n} runs each, round-robin, as {}:",
-        if run_as.is_some() {
-            "root (bwrap as the build user)"
-        } else {
-            "unprivileged user"
-        }
+        if run_as.is_some() { "root (bwrap as the build user)" } else { "unprivileged user" }
     );
     println!("  direct /usr/bin/true          median {:7.3} ms", ms(md));
     println!("  direct sh -c /usr/bin/true    median {:7.3} ms", ms(ms_));
-    println!(
-        "  bare bwrap (same namespaces)  median {:7.3} ms  p90 {:7.3} ms",
-        ms(mb),
-        ms(pct(&bare_t, 0.9))
-    );
-    println!(
-        "  full yoe step (all layers)    median {:7.3} ms  p90 {:7.3} ms",
-        ms(mf),
-        ms(pct(&full, 0.9))
-    );
-    println!(
-        "  ratio full/bare               {:.3} (target <= 1.3)",
-        mf.as_secs_f64() / mb.as_secs_f64()
-    );
-    println!(
-        "  layers add                    {:7.3} ms per step",
-        ms(mf.saturating_sub(mb))
-    );
+    println!("  bare bwrap (same namespaces)  median {:7.3} ms  p90 {:7.3} ms", ms(mb), ms(pct(&bare_t, 0.9)));
+    println!("  full yoe step (all layers)    median {:7.3} ms  p90 {:7.3} ms", ms(mf), ms(pct(&full, 0.9)));
+    println!("  ratio full/bare               {:.3} (target <= 1.3)", mf.as_secs_f64() / mb.as_secs_f64());
+    println!("  layers add                    {:7.3} ms per step", ms(mf.saturating_sub(mb)));
 }

@@ -69,7 +69,13 @@ pub struct Executor<'a> {
 }
 
 impl<'a> Executor<'a> {
-    pub fn new(loaded: &'a Loaded, graph: &'a Graph, sandbox: &'a Sandbox, options: BuildOptions, progress: &'a dyn Progress) -> Self {
+    pub fn new(
+        loaded: &'a Loaded,
+        graph: &'a Graph,
+        sandbox: &'a Sandbox,
+        options: BuildOptions,
+        progress: &'a dyn Progress,
+    ) -> Self {
         Executor {
             project: &loaded.project,
             runtime: &loaded.runtime,
@@ -90,7 +96,10 @@ impl<'a> Executor<'a> {
     pub fn keys(&self, plan: &[String]) -> Result<BTreeMap<String, String>, String> {
         let toolchain = super::toolchain::host_identity();
         let ctx = KeyContext::new(self.project, &self.sandbox.policy().hash_hex(), &toolchain);
-        let ctx = KeyContext { project_version: format!("{}+sde{}", ctx.project_version, self.options.source_date_epoch), ..ctx };
+        let ctx = KeyContext {
+            project_version: format!("{}+sde{}", ctx.project_version, self.options.source_date_epoch),
+            ..ctx
+        };
         let mut keys: BTreeMap<String, String> = BTreeMap::new();
         for name in plan {
             let unit = &self.project.units[name];
@@ -110,8 +119,12 @@ impl<'a> Executor<'a> {
                     installs.push((i.src.clone(), sha));
                 }
             }
-            let dep_keys: Vec<(String, String)> =
-                self.graph.deps_of(name).iter().map(|(d, _)| (d.clone(), keys.get(d).cloned().unwrap_or_default())).collect();
+            let dep_keys: Vec<(String, String)> = self
+                .graph
+                .deps_of(name)
+                .iter()
+                .map(|(d, _)| (d.clone(), keys.get(d).cloned().unwrap_or_default()))
+                .collect();
             keys.insert(name.clone(), unit_key(unit, &ctx, &self.project.root, &files_sha, &installs, &dep_keys));
         }
         Ok(keys)
@@ -120,7 +133,8 @@ impl<'a> Executor<'a> {
     /// Build `plan` (a dependency-ordered list, e.g. from `Graph::plan`).
     pub fn build(&self, plan: &[String]) -> Result<Report, String> {
         let keys = self.keys(plan)?;
-        std::fs::create_dir_all(&self.build_root).map_err(|e| format!("creating {}: {e}", self.build_root.display()))?;
+        std::fs::create_dir_all(&self.build_root)
+            .map_err(|e| format!("creating {}: {e}", self.build_root.display()))?;
         let deps: BTreeMap<String, Vec<String>> =
             plan.iter().map(|n| (n.clone(), self.graph.deps_of(n).iter().map(|(d, _)| d.clone()).collect())).collect();
         let failures = Mutex::new(Vec::new());
@@ -133,7 +147,7 @@ impl<'a> Executor<'a> {
             let outcome = match self.build_one(name, &keys[name]) {
                 Ok(o) => o,
                 Err(f) => {
-                    let msg = format!("{}: {}", f.step, f.status);
+                    let msg = format!("{}: {}", f.step, f.status.lines().next().unwrap_or_default());
                     failures.lock().unwrap_or_else(|e| e.into_inner()).push(*f);
                     Outcome::Failed(msg)
                 }
@@ -236,7 +250,8 @@ impl<'a> Executor<'a> {
         }
         let files = files_dir(unit);
         if files.is_dir() {
-            copy_tree(&files, &dirs.src, Mode::Copy).map_err(|e| fail("preparing src".into(), e.to_string(), vec![]))?;
+            copy_tree(&files, &dirs.src, Mode::Copy)
+                .map_err(|e| fail("preparing src".into(), e.to_string(), vec![]))?;
         }
         // sysroot: every transitive dependency's output, in build order.
         for dep in self.transitive_deps(&unit.name) {
@@ -245,7 +260,9 @@ impl<'a> Executor<'a> {
                 .map_err(|e| fail(format!("assembling the sysroot from {dep}"), e.to_string(), vec![]))?;
         }
         for d in [&dirs.src, &dirs.destdir, &dirs.home] {
-            self.sandbox.hand_over(d).map_err(|e| fail("handing the build dirs to the build user".into(), e.to_string(), vec![]))?;
+            self.sandbox
+                .hand_over(d)
+                .map_err(|e| fail("handing the build dirs to the build user".into(), e.to_string(), vec![]))?;
         }
         let env = render_env(
             self.sandbox.policy(),
@@ -263,7 +280,12 @@ impl<'a> Executor<'a> {
             Shell::Sh => sandbox::Shell::Sh,
             Shell::Bash => sandbox::Shell::Bash,
         };
-        let step_dirs = StepDirs { src: dirs.src.clone(), destdir: dirs.destdir.clone(), sysroot: dirs.sysroot.clone(), home: dirs.home.clone() };
+        let step_dirs = StepDirs {
+            src: dirs.src.clone(),
+            destdir: dirs.destdir.clone(),
+            sysroot: dirs.sysroot.clone(),
+            home: dirs.home.clone(),
+        };
         let vars: BTreeMap<String, String> = env.iter().cloned().collect();
         let tctx = template_context(self.project, unit);
         for task in &unit.tasks {
@@ -273,13 +295,18 @@ impl<'a> Executor<'a> {
                 match step {
                     Step::Shell { command } => {
                         log_header(&dirs.log, &what, command);
-                        let spec = StepSpec { dirs: step_dirs.clone(), env: env.clone(), shell, script: command.clone() };
+                        let spec =
+                            StepSpec { dirs: step_dirs.clone(), env: env.clone(), shell, script: command.clone() };
                         let out = self
                             .sandbox
                             .run_cancellable(&spec, StepOutput::Log(dirs.log.clone()), &self.cancel)
                             .map_err(|e| fail(format!("{what}: {}", first_line(command)), e.to_string(), vec![]))?;
                         if !out.exit.success() {
-                            return Err(fail(format!("{what}: {}", first_line(command)), out.exit.to_string(), out.tail));
+                            return Err(fail(
+                                format!("{what}: {}", first_line(command)),
+                                out.exit.to_string(),
+                                out.tail,
+                            ));
                         }
                     }
                     Step::Install(inst) => {

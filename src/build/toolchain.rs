@@ -3,8 +3,13 @@
 //! every cache key. Reads a fixed list of host files; runs nothing.
 use std::path::Path;
 
-const FILES: &[&str] = &["/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/ld", "/usr/bin/as", "/usr/bin/make", "/usr/bin/sh", "/usr/bin/bash"];
-const LIBC_GLOBS: &[&str] = &["/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/aarch64-linux-gnu/libc.so.6", "/usr/lib/riscv64-linux-gnu/libc.so.6"];
+const FILES: &[&str] =
+    &["/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/ld", "/usr/bin/as", "/usr/bin/make", "/usr/bin/sh", "/usr/bin/bash"];
+const LIBC_GLOBS: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib/aarch64-linux-gnu/libc.so.6",
+    "/usr/lib/riscv64-linux-gnu/libc.so.6",
+];
 
 /// sha256 over (path, resolved path, content hash) of each existing toolchain file.
 pub fn host_identity() -> String {

@@ -40,7 +40,14 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
         } else {
             for (i, n) in plan.iter().enumerate() {
                 let u = &p.units[n];
-                output::line(&format!("{:>4}  {}  ({}, build/{}.{})", i + 1, n, u.class, n, scope_token(u, &p.arch, &p.machine)));
+                output::line(&format!(
+                    "{:>4}  {}  ({}, build/{}.{})",
+                    i + 1,
+                    n,
+                    u.class,
+                    n,
+                    scope_token(u, &p.arch, &p.machine)
+                ));
             }
         }
         return Ok(exit::OK);
@@ -55,7 +62,8 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let sandbox = Sandbox::detect(&SandboxConfig::default()).map_err(|e| anyhow!("the sandbox is not usable, so nothing is built: {e}"))?;
+    let sandbox = Sandbox::detect(&SandboxConfig::default())
+        .map_err(|e| anyhow!("the sandbox is not usable, so nothing is built: {e}"))?;
     let jobs = a
         .jobs
         .or(p.local.parallel_builds.map(|n| n as usize))

@@ -148,12 +148,7 @@ pub fn bwrap_argv(inp: &ArgvInputs<'_>) -> Result<Vec<OsString>, ArgvError> {
     ]);
     let usr = host(&inp.root.usr)?;
     push(&[o("--ro-bind"), &usr, o("/usr")]);
-    for (target, link) in [
-        ("usr/bin", "/bin"),
-        ("usr/lib", "/lib"),
-        ("usr/lib64", "/lib64"),
-        ("usr/sbin", "/sbin"),
-    ] {
+    for (target, link) in [("usr/bin", "/bin"), ("usr/lib", "/lib"), ("usr/lib64", "/lib64"), ("usr/sbin", "/sbin")] {
         push(&[o("--symlink"), o(target), o(link)]);
     }
     if let Some(alt) = &inp.root.etc_alternatives {
@@ -163,16 +158,7 @@ pub fn bwrap_argv(inp: &ArgvInputs<'_>) -> Result<Vec<OsString>, ArgvError> {
         push(&[o("--ro-bind-try"), &host(cache)?, o("/etc/ld.so.cache")]);
     }
     let size = OsString::from(inp.tmp_size.to_string());
-    push(&[
-        o("--proc"),
-        o("/proc"),
-        o("--dev"),
-        o("/dev"),
-        o("--size"),
-        &size,
-        o("--tmpfs"),
-        o("/tmp"),
-    ]);
+    push(&[o("--proc"), o("/proc"), o("--dev"), o("/dev"), o("--size"), &size, o("--tmpfs"), o("/tmp")]);
     let d = inp.dirs;
     push(&[o("--bind"), &host(&d.src)?, o(SRC)]);
     push(&[o("--bind"), &host(&d.destdir)?, o(DESTDIR)]);
@@ -213,12 +199,7 @@ mod tests {
         }
     }
 
-    fn inputs<'a>(
-        d: &'a StepDirs,
-        root: &'a RootFs,
-        env: &'a [(String, String)],
-        layers: Layers,
-    ) -> ArgvInputs<'a> {
+    fn inputs<'a>(d: &'a StepDirs, root: &'a RootFs, env: &'a [(String, String)], layers: Layers) -> ArgvInputs<'a> {
         ArgvInputs {
             dirs: d,
             root,
@@ -232,20 +213,15 @@ mod tests {
     }
 
     fn render(argv: &[OsString]) -> String {
-        argv.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("\n")
+        argv.iter().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
     fn full_argv_snapshot() {
         let d = dirs();
         let root = RootFs::host();
-        let env = vec![
-            ("HOME".to_string(), "/build/home".to_string()),
-            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
-        ];
+        let env =
+            vec![("HOME".to_string(), "/build/home".to_string()), ("PATH".to_string(), "/usr/bin:/bin".to_string())];
         let argv = bwrap_argv(&inputs(&d, &root, &env, Layers::Full)).expect("argv");
         insta::assert_snapshot!(render(&argv));
     }
@@ -283,9 +259,6 @@ mod tests {
         let env = vec![("X".to_string(), "a\0b".to_string())];
         assert!(bwrap_argv(&inputs(&d, &root, &env, Layers::Full)).is_err());
         let env = vec![("A=B".to_string(), "c".to_string())];
-        assert_eq!(
-            bwrap_argv(&inputs(&d, &root, &env, Layers::Full)),
-            Err(ArgvError::EnvName("A=B".into()))
-        );
+        assert_eq!(bwrap_argv(&inputs(&d, &root, &env, Layers::Full)), Err(ArgvError::EnvName("A=B".into())));
     }
 }

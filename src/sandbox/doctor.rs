@@ -40,9 +40,7 @@ impl DoctorReport {
     /// Whether a required layer is missing (then `yoe doctor` exits non-zero and builds
     /// refuse to start).
     pub fn missing_required(&self) -> bool {
-        self.lines
-            .iter()
-            .any(|l| l.required && l.state == State::Missing)
+        self.lines.iter().any(|l| l.required && l.state == State::Missing)
     }
 }
 
@@ -76,10 +74,7 @@ fn line(layer: &'static str, ok: bool, required: bool, detail: String, fix: &str
 }
 
 fn find_in_path(name: &str) -> Option<std::path::PathBuf> {
-    ["/usr/bin", "/bin", "/usr/local/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+    ["/usr/bin", "/bin", "/usr/local/bin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.is_file())
 }
 
 /// Builds the report with the default sandbox configuration.
@@ -101,13 +96,7 @@ pub fn doctor_report_with(config: &SandboxConfig) -> DoctorReport {
             format!("{} {}.{}.{}", config.bwrap.display(), v.0, v.1, v.2),
             "install bubblewrap >= 0.8.0 (apt-get install bubblewrap)",
         ),
-        Err(e) => line(
-            "bwrap",
-            false,
-            true,
-            e.to_string(),
-            "install bubblewrap >= 0.8.0 (apt-get install bubblewrap)",
-        ),
+        Err(e) => line("bwrap", false, true, e.to_string(), "install bubblewrap >= 0.8.0 (apt-get install bubblewrap)"),
     });
 
     let helper = spawn::locate_helper(config.helper.as_deref());
@@ -132,9 +121,7 @@ pub fn doctor_report_with(config: &SandboxConfig) -> DoctorReport {
         format!(
             "user.max_user_namespaces={}{}",
             max_ns.map_or("?".into(), |n| n.to_string()),
-            clone_knob.map_or(String::new(), |n| format!(
-                ", kernel.unprivileged_userns_clone={n}"
-            ))
+            clone_knob.map_or(String::new(), |n| format!(", kernel.unprivileged_userns_clone={n}"))
         ),
         "enable unprivileged user namespaces (sysctl user.max_user_namespaces, \
          kernel.unprivileged_userns_clone)",
@@ -154,11 +141,7 @@ pub fn doctor_report_with(config: &SandboxConfig) -> DoctorReport {
         "seccomp",
         seccomp,
         true,
-        if seccomp {
-            "filter mode".into()
-        } else {
-            "no filter mode".into()
-        },
+        if seccomp { "filter mode".into() } else { "no filter mode".into() },
         "boot a kernel with CONFIG_SECCOMP_FILTER",
     ));
 
@@ -169,13 +152,7 @@ pub fn doctor_report_with(config: &SandboxConfig) -> DoctorReport {
     } else {
         "cgroup v1 (limits come from rlimits)"
     };
-    lines.push(DoctorLine {
-        layer: "cgroups",
-        state: State::Info,
-        required: false,
-        detail: cgroup2.into(),
-        fix: None,
-    });
+    lines.push(DoctorLine { layer: "cgroups", state: State::Info, required: false, detail: cgroup2.into(), fix: None });
 
     if sys::euid() == 0 {
         lines.push(DoctorLine {
@@ -213,14 +190,9 @@ pub fn doctor_report_with(config: &SandboxConfig) -> DoctorReport {
         fix: None,
     });
 
-    let required_ok = lines
-        .iter()
-        .all(|l| !l.required || l.state != State::Missing);
+    let required_ok = lines.iter().all(|l| !l.required || l.state != State::Missing);
     if required_ok {
-        let cfg = SandboxConfig {
-            self_test: true,
-            ..config.clone()
-        };
+        let cfg = SandboxConfig { self_test: true, ..config.clone() };
         let st = Sandbox::detect(&cfg);
         lines.push(line(
             "self-test",
@@ -245,22 +217,14 @@ mod tests {
         let r = DoctorReport {
             lines: vec![
                 line("bwrap", true, true, "/usr/bin/bwrap 0.8.0".into(), "x"),
-                line(
-                    "toolchain gcc",
-                    false,
-                    false,
-                    "not found".into(),
-                    "install it",
-                ),
+                line("toolchain gcc", false, false, "not found".into(), "install it"),
             ],
         };
         assert!(!r.missing_required());
         let s = r.to_string();
         assert!(s.contains("OK       bwrap"));
         assert!(s.contains("missing  toolchain gcc      not found -> install it"));
-        let r = DoctorReport {
-            lines: vec![line("landlock", false, true, "ABI 0".into(), "boot")],
-        };
+        let r = DoctorReport { lines: vec![line("landlock", false, true, "ABI 0".into(), "boot")] };
         assert!(r.missing_required());
         assert!(r.to_string().starts_with("MISSING  landlock"));
     }

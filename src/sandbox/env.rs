@@ -32,15 +32,8 @@ pub enum EnvError {
 }
 
 /// The step environment, sorted by name.
-pub fn render_env(
-    policy: &Policy,
-    inputs: &EnvInputs<'_>,
-) -> Result<Vec<(String, String)>, EnvError> {
-    for (name, value) in [
-        ("ARCH", inputs.arch),
-        ("MACHINE", inputs.machine),
-        ("DISTRO", inputs.distro),
-    ] {
+pub fn render_env(policy: &Policy, inputs: &EnvInputs<'_>) -> Result<Vec<(String, String)>, EnvError> {
+    for (name, value) in [("ARCH", inputs.arch), ("MACHINE", inputs.machine), ("DISTRO", inputs.distro)] {
         if value.contains('\0') {
             return Err(EnvError::Nul(name.into()));
         }
@@ -56,9 +49,7 @@ pub fn render_env(
                     Placeholder::Arch => v.push_str(inputs.arch),
                     Placeholder::Machine => v.push_str(inputs.machine),
                     Placeholder::Distro => v.push_str(inputs.distro),
-                    Placeholder::SourceDateEpoch => {
-                        v.push_str(&inputs.source_date_epoch.to_string())
-                    }
+                    Placeholder::SourceDateEpoch => v.push_str(&inputs.source_date_epoch.to_string()),
                 },
             }
         }
@@ -107,17 +98,7 @@ mod tests {
         assert_eq!(get("SOURCE_DATE_EPOCH"), Some("1700000000"));
         assert_eq!(get("DESTDIR"), Some("/build/destdir"));
         assert_eq!(get("HOME"), Some("/build/home"));
-        for k in [
-            "PREFIX",
-            "SRCDIR",
-            "SYSROOT",
-            "PATH",
-            "PKG_CONFIG_PATH",
-            "CFLAGS",
-            "CPPFLAGS",
-            "LDFLAGS",
-            "TMPDIR",
-        ] {
+        for k in ["PREFIX", "SRCDIR", "SYSROOT", "PATH", "PKG_CONFIG_PATH", "CFLAGS", "CPPFLAGS", "LDFLAGS", "TMPDIR"] {
             assert!(get(k).is_some(), "{k} missing");
         }
         let names: Vec<&String> = env.iter().map(|(n, _)| n).collect();
@@ -137,10 +118,7 @@ mod tests {
         for reserved in ["DESTDIR", "HOME", "TMPDIR", "SRCDIR", "SYSROOT"] {
             let mut unit = BTreeMap::new();
             unit.insert(reserved.to_string(), "/".to_string());
-            assert_eq!(
-                render_env(embedded(), &inputs(&unit)),
-                Err(EnvError::Reserved(reserved.into()))
-            );
+            assert_eq!(render_env(embedded(), &inputs(&unit)), Err(EnvError::Reserved(reserved.into())));
         }
         let mut unit = BTreeMap::new();
         unit.insert("1X".to_string(), String::new());

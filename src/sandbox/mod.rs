@@ -32,7 +32,5 @@ pub use bwrap::{Layers, RootFs, Shell, StepDirs};
 pub use doctor::{DoctorLine, DoctorReport, State, doctor_report};
 pub use env::{EnvError, EnvInputs, render_env};
 pub use policy::{Policy, PolicyError};
-pub use spawn::{
-    Cancel, Sandbox, SandboxConfig, SandboxError, StepExit, StepOutcome, StepOutput, StepSpec,
-};
+pub use spawn::{Cancel, Sandbox, SandboxConfig, SandboxError, StepExit, StepOutcome, StepOutput, StepSpec};
 pub use user::{BuildUser, BuildUserConfig, UserError};

@@ -249,10 +249,7 @@ pub fn is_clean_abs(path: &str) -> bool {
     path.starts_with('/')
         && !path.contains('\0')
         && (path == "/"
-            || (!path.ends_with('/')
-                && path[1..]
-                    .split('/')
-                    .all(|c| !c.is_empty() && c != "." && c != "..")))
+            || (!path.ends_with('/') && path[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")))
 }
 
 fn cond(c: &RawCond) -> Result<wire::ArgCond, String> {
@@ -280,13 +277,7 @@ fn cond(c: &RawCond) -> Result<wire::ArgCond, String> {
     if width == 4 && (c.value > u64::from(u32::MAX) || c.mask > u64::from(u32::MAX)) {
         return Err(format!("value {:#x} does not fit width 32", c.value));
     }
-    Ok(wire::ArgCond {
-        arg: c.arg,
-        width,
-        op,
-        mask: c.mask,
-        value: c.value,
-    })
+    Ok(wire::ArgCond { arg: c.arg, width, op, mask: c.mask, value: c.value })
 }
 
 impl Policy {
@@ -300,52 +291,35 @@ impl Policy {
         let seccomp = Self::seccomp(&raw.seccomp)?;
         let mut rlimits = Vec::new();
         for (name, l) in &raw.rlimits {
-            let resource = rlimit_of(name).ok_or_else(|| PolicyError::Rlimit {
-                name: name.clone(),
-                message: "unknown resource".into(),
-            })?;
+            let resource = rlimit_of(name)
+                .ok_or_else(|| PolicyError::Rlimit { name: name.clone(), message: "unknown resource".into() })?;
             if l.soft > l.hard {
                 return Err(PolicyError::Rlimit {
                     name: name.clone(),
                     message: format!("soft {} is above hard {}", l.soft, l.hard),
                 });
             }
-            rlimits.push(wire::Rlimit {
-                resource,
-                soft: l.soft,
-                hard: l.hard,
-            });
+            rlimits.push(wire::Rlimit { resource, soft: l.soft, hard: l.hard });
         }
         let mut env = BTreeMap::new();
         for (name, value) in &raw.env.vars {
             if !is_env_name(name) {
                 return Err(PolicyError::Env(format!("invalid variable name {name:?}")));
             }
-            env.insert(
-                name.clone(),
-                Template::parse(value).map_err(PolicyError::Env)?,
-            );
+            env.insert(name.clone(), Template::parse(value).map_err(PolicyError::Env)?);
         }
         for name in &raw.env.reserved {
             if !env.contains_key(name) {
-                return Err(PolicyError::Env(format!(
-                    "reserved variable {name} has no value in [env.vars]"
-                )));
+                return Err(PolicyError::Env(format!("reserved variable {name} has no value in [env.vars]")));
             }
         }
         if raw.mounts.tmp_size < 1 << 20 {
-            return Err(PolicyError::Landlock(
-                "mounts.tmp_size must be at least 1 MiB".into(),
-            ));
+            return Err(PolicyError::Landlock("mounts.tmp_size must be at least 1 MiB".into()));
         }
         Ok(Policy {
             sha256: Sha256::digest(text.as_bytes()).into(),
             landlock_min_abi: landlock.min_abi,
-            helper: wire::HelperPolicy {
-                landlock,
-                seccomp,
-                rlimits,
-            },
+            helper: wire::HelperPolicy { landlock, seccomp, rlimits },
             tmp_size: raw.mounts.tmp_size,
             reserved_env: raw.env.reserved,
             env,
@@ -354,10 +328,7 @@ impl Policy {
 
     fn landlock(raw: &RawLandlock) -> Result<wire::Landlock, String> {
         if raw.min_abi < 1 || raw.target_abi < raw.min_abi {
-            return Err(format!(
-                "need 1 <= min_abi ({}) <= target_abi ({})",
-                raw.min_abi, raw.target_abi
-            ));
+            return Err(format!("need 1 <= min_abi ({}) <= target_abi ({})", raw.min_abi, raw.target_abi));
         }
         if raw.target_abi > 10 {
             return Err(format!("target_abi {} is unknown", raw.target_abi));
@@ -386,9 +357,7 @@ impl Policy {
         }
         let bits_of = |names: &[String], what: &str| -> Result<u64, String> {
             names.iter().try_fold(0u64, |acc, n| {
-                rights::fs_right(n)
-                    .map(|b| acc | b)
-                    .ok_or_else(|| format!("unknown right {n:?} in {what}"))
+                rights::fs_right(n).map(|b| acc | b).ok_or_else(|| format!("unknown right {n:?} in {what}"))
             })
         };
         let mut classes = BTreeMap::new();
@@ -398,67 +367,40 @@ impl Policy {
         let mut rules = Vec::new();
         for r in &raw.rule {
             if !is_clean_abs(&r.path) {
-                return Err(format!(
-                    "rule path {:?} is not a clean absolute path",
-                    r.path
-                ));
+                return Err(format!("rule path {:?} is not a clean absolute path", r.path));
             }
             let access = match (&r.class, &r.rights) {
-                (Some(c), None) => *classes
-                    .get(c.as_str())
-                    .ok_or_else(|| format!("rule {}: unknown class {c:?}", r.path))?,
+                (Some(c), None) => {
+                    *classes.get(c.as_str()).ok_or_else(|| format!("rule {}: unknown class {c:?}", r.path))?
+                }
                 (None, Some(list)) => bits_of(list, &r.path)?,
                 _ => {
-                    return Err(format!(
-                        "rule {}: give exactly one of class, rights",
-                        r.path
-                    ));
+                    return Err(format!("rule {}: give exactly one of class, rights", r.path));
                 }
             };
             if access == 0 {
                 return Err(format!("rule {} grants nothing", r.path));
             }
-            rules.push(wire::FsRule {
-                access,
-                optional: r.optional,
-                path: r.path.as_bytes().to_vec(),
-            });
+            rules.push(wire::FsRule { access, optional: r.optional, path: r.path.as_bytes().to_vec() });
         }
-        Ok(wire::Landlock {
-            min_abi: raw.min_abi,
-            target_abi: raw.target_abi,
-            net,
-            scopes,
-            rules,
-        })
+        Ok(wire::Landlock { min_abi: raw.min_abi, target_abi: raw.target_abi, net, scopes, rules })
     }
 
     fn seccomp(raw: &RawSeccomp) -> Result<wire::Seccomp, PolicyError> {
         let mut rules = Vec::new();
         for (index, r) in raw.rule.iter().enumerate() {
             let err = |message: String| PolicyError::Seccomp { index, message };
-            let errno =
-                errno_of(&r.errno).ok_or_else(|| err(format!("unknown errno {:?}", r.errno)))?;
+            let errno = errno_of(&r.errno).ok_or_else(|| err(format!("unknown errno {:?}", r.errno)))?;
             let when: Vec<Vec<wire::ArgCond>> = match (&r.when_all, &r.when_any) {
                 (None, None) => Vec::new(),
                 (Some(all), None) if !all.is_empty() && all.len() <= 6 => {
-                    vec![
-                        all.iter()
-                            .map(cond)
-                            .collect::<Result<_, _>>()
-                            .map_err(err)?,
-                    ]
+                    vec![all.iter().map(cond).collect::<Result<_, _>>().map_err(err)?]
                 }
-                (None, Some(any)) if !any.is_empty() => any
-                    .iter()
-                    .map(|c| cond(c).map(|c| vec![c]))
-                    .collect::<Result<_, _>>()
-                    .map_err(err)?,
+                (None, Some(any)) if !any.is_empty() => {
+                    any.iter().map(|c| cond(c).map(|c| vec![c])).collect::<Result<_, _>>().map_err(err)?
+                }
                 _ => {
-                    return Err(err(
-                        "give at most one of when_all (1 to 6 conditions), when_any (1 or more)"
-                            .into(),
-                    ));
+                    return Err(err("give at most one of when_all (1 to 6 conditions), when_any (1 or more)".into()));
                 }
             };
             if r.syscalls.is_empty() {
@@ -466,20 +408,13 @@ impl Policy {
             }
             for name in &r.syscalls {
                 match syscalls::lookup(name) {
-                    Lookup::Nr(nr) => rules.push(wire::SyscallRule {
-                        nr,
-                        errno,
-                        when: when.clone(),
-                    }),
+                    Lookup::Nr(nr) => rules.push(wire::SyscallRule { nr, errno, when: when.clone() }),
                     Lookup::Absent => {}
                     Lookup::Unknown => return Err(err(format!("unknown syscall {name:?}"))),
                 }
             }
         }
-        Ok(wire::Seccomp {
-            x32_guard: raw.x32_guard,
-            rules,
-        })
+        Ok(wire::Seccomp { x32_guard: raw.x32_guard, rules })
     }
 
     /// The sha256 of the policy text.
@@ -521,10 +456,7 @@ mod tests {
         assert_eq!(p.hash_hex().len(), 64);
         assert!(p.helper_policy().landlock.min_abi >= 6);
         let bytes = p.helper_policy().encode();
-        assert_eq!(
-            wire::HelperPolicy::decode(&bytes).as_ref(),
-            Ok(p.helper_policy())
-        );
+        assert_eq!(wire::HelperPolicy::decode(&bytes).as_ref(), Ok(p.helper_policy()));
     }
 
     #[test]
@@ -557,22 +489,10 @@ mod tests {
         let cases = [
             ("\"mount\"", "\"mount2\"", "unknown syscall"),
             ("min_abi = 6", "min_abi = 5", "scopes need"),
-            (
-                "class = \"read_exec\"\n",
-                "class = \"nope\"\n",
-                "unknown class",
-            ),
+            ("class = \"read_exec\"\n", "class = \"nope\"\n", "unknown class"),
             ("errno = \"ENOSYS\"", "errno = \"EWHAT\"", "unknown errno"),
-            (
-                "NPROC = \"{nproc}\"",
-                "NPROC = \"{nprocs}\"",
-                "unknown placeholder",
-            ),
-            (
-                "path = \"/usr\"",
-                "path = \"/usr/../etc\"",
-                "clean absolute",
-            ),
+            ("NPROC = \"{nproc}\"", "NPROC = \"{nprocs}\"", "unknown placeholder"),
+            ("path = \"/usr\"", "path = \"/usr/../etc\"", "clean absolute"),
             ("core = {", "cores = {", "unknown resource"),
             ("version = 1", "version = 1\nextra = 1", "unknown field"),
         ];

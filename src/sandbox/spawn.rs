@@ -178,9 +178,7 @@ impl Cancel {
     /// that runs is killed (bwrap gets SIGKILL, and the step, pid 1 of its sandbox, dies
     /// with it). `run` then returns [`SandboxError::Cancelled`].
     pub fn cancel(&self) {
-        self.0
-            .cancelled
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
         let Ok(running) = self.0.running.lock() else {
             return;
         };
@@ -191,11 +189,7 @@ impl Cancel {
 
     fn register(&self, id: u64, bwrap_pid: u32, status: &UnixStream) {
         if let (Ok(mut running), Ok(status)) = (self.0.running.lock(), status.try_clone()) {
-            running.push(Running {
-                id,
-                bwrap_pid,
-                status,
-            });
+            running.push(Running { id, bwrap_pid, status });
         }
         // A cancel that raced with the spawn still applies.
         if self.is_cancelled() {
@@ -246,19 +240,13 @@ pub fn parse_bwrap_version(out: &str) -> Option<(u32, u32, u32)> {
 
 /// Runs `bwrap --version` with an empty environment.
 pub fn bwrap_version(bwrap: &Path) -> Result<(u32, u32, u32), SandboxError> {
-    let out = Command::new(bwrap)
-        .arg("--version")
-        .env_clear()
-        .output()
-        .map_err(|e| SandboxError::Unavailable {
-            layer: "bwrap",
-            detail: format!("cannot run {}: {e}", bwrap.display()),
-        })?;
-    parse_bwrap_version(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| {
-        SandboxError::Unavailable {
-            layer: "bwrap",
-            detail: format!("{} --version printed no version", bwrap.display()),
-        }
+    let out = Command::new(bwrap).arg("--version").env_clear().output().map_err(|e| SandboxError::Unavailable {
+        layer: "bwrap",
+        detail: format!("cannot run {}: {e}", bwrap.display()),
+    })?;
+    parse_bwrap_version(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| SandboxError::Unavailable {
+        layer: "bwrap",
+        detail: format!("{} --version printed no version", bwrap.display()),
     })
 }
 
@@ -268,9 +256,9 @@ pub fn locate_helper(explicit: Option<&Path>) -> Result<PathBuf, SandboxError> {
         Some(p) => p.to_path_buf(),
         None => match std::env::var_os(HELPER_ENV) {
             Some(p) => PathBuf::from(p),
-            None => std::env::current_exe()
-                .map_err(io_err("locating the running executable"))?
-                .with_file_name(HELPER_NAME),
+            None => {
+                std::env::current_exe().map_err(io_err("locating the running executable"))?.with_file_name(HELPER_NAME)
+            }
         },
     };
     let path = std::path::absolute(&path).map_err(io_err("resolving the helper path"))?;
@@ -293,10 +281,7 @@ pub fn check_kernel_layers(policy: &Policy) -> Result<(), SandboxError> {
     if abi < policy.landlock_min_abi {
         return Err(SandboxError::Unavailable {
             layer: "landlock",
-            detail: format!(
-                "kernel Landlock ABI is {abi}, the policy needs at least {}",
-                policy.landlock_min_abi
-            ),
+            detail: format!("kernel Landlock ABI is {abi}, the policy needs at least {}", policy.landlock_min_abi),
         });
     }
     if !sys::seccomp_filter_available() {
@@ -367,22 +352,15 @@ impl Sandbox {
             framed_policy: Arc::new(policy.helper_policy().encode_framed()),
         };
         if config.self_test {
-            sandbox
-                .self_test()
-                .map_err(|e| SandboxError::SelfTest(Box::new(e)))?;
+            sandbox.self_test().map_err(|e| SandboxError::SelfTest(Box::new(e)))?;
         }
         Ok(sandbox)
     }
 
     fn self_test(&self) -> Result<(), SandboxError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let base = std::env::temp_dir().join(format!(
-            "yoe-sandbox-selftest-{}-{nanos}",
-            std::process::id()
-        ));
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let base = std::env::temp_dir().join(format!("yoe-sandbox-selftest-{}-{nanos}", std::process::id()));
         // create_dir (not _all) fails on an existing path, so nobody can pre-plant it.
         std::fs::create_dir(&base).map_err(io_err(format!("creating {}", base.display())))?;
         let result = (|| {
@@ -406,10 +384,7 @@ impl Sandbox {
             if out.exit.success() {
                 Ok(())
             } else {
-                Err(SandboxError::Bwrap {
-                    exit: out.exit,
-                    detail: out.tail.join(" | "),
-                })
+                Err(SandboxError::Bwrap { exit: out.exit, detail: out.tail.join(" | ") })
             }
         })();
         let _ = std::fs::remove_dir_all(&base);
@@ -484,12 +459,7 @@ impl Sandbox {
         if cancel.is_cancelled() {
             return Err(SandboxError::Cancelled);
         }
-        for d in [
-            &step.dirs.src,
-            &step.dirs.destdir,
-            &step.dirs.sysroot,
-            &step.dirs.home,
-        ] {
+        for d in [&step.dirs.src, &step.dirs.destdir, &step.dirs.sysroot, &step.dirs.home] {
             if !d.is_dir() {
                 return Err(SandboxError::MissingDir(d.clone()));
             }
@@ -497,11 +467,8 @@ impl Sandbox {
         let argv = self.argv(step)?;
         let started = Instant::now();
 
-        let (mut status_ours, status_theirs) =
-            UnixStream::pair().map_err(io_err("creating the status socket"))?;
-        status_ours
-            .write_all(&self.framed_policy)
-            .map_err(io_err("writing the helper policy"))?;
+        let (mut status_ours, status_theirs) = UnixStream::pair().map_err(io_err("creating the status socket"))?;
+        status_ours.write_all(&self.framed_policy).map_err(io_err("writing the helper policy"))?;
 
         let (log, capture) = match &out {
             StepOutput::Log(p) => (Some(p.clone()), false),
@@ -520,10 +487,7 @@ impl Sandbox {
         };
 
         let mut cmd = Command::new(&self.bwrap);
-        cmd.args(&argv)
-            .env_clear()
-            .current_dir("/")
-            .stdin(Stdio::from(OwnedFd::from(status_theirs)));
+        cmd.args(&argv).env_clear().current_dir("/").stdin(Stdio::from(OwnedFd::from(status_theirs)));
         if let Some(u) = self.run_as {
             cmd.uid(u.uid).gid(u.gid);
         }
@@ -538,25 +502,16 @@ impl Sandbox {
             cmd.stdout(out_w).stderr(w);
             Some(r)
         } else {
-            let w2 = out_w
-                .try_clone()
-                .map_err(io_err("duplicating the output pipe"))?;
+            let w2 = out_w.try_clone().map_err(io_err("duplicating the output pipe"))?;
             cmd.stdout(out_w).stderr(w2);
             None
         };
-        let child = cmd
-            .spawn()
-            .map_err(io_err(format!("spawning {}", self.bwrap.display())))?;
+        let child = cmd.spawn().map_err(io_err(format!("spawning {}", self.bwrap.display())))?;
         // Close our copies of the child's ends, so EOF arrives when the sandbox is gone.
         drop(cmd);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         cancel.register(id, child.id(), &status_ours);
-        let mut guard = ChildGuard {
-            child: Some(child),
-            status: status_ours.try_clone().ok(),
-            cancel,
-            id,
-        };
+        let mut guard = ChildGuard { child: Some(child), status: status_ours.try_clone().ok(), cancel, id };
 
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
         let err_thread = err_r.map(|r| {
@@ -580,9 +535,7 @@ impl Sandbox {
         };
 
         let mut records = Vec::new();
-        status_ours
-            .set_nonblocking(true)
-            .map_err(io_err("reading the helper status"))?;
+        status_ours.set_nonblocking(true).map_err(io_err("reading the helper status"))?;
         let mut buf = [0u8; 4096];
         loop {
             match status_ours.read(&mut buf) {
@@ -595,28 +548,15 @@ impl Sandbox {
                 break;
             }
         }
-        let tail = tail_lines(
-            &tail
-                .lock()
-                .map(|t| t.iter().copied().collect::<Vec<u8>>())
-                .unwrap_or_default(),
-        );
+        let tail = tail_lines(&tail.lock().map(|t| t.iter().copied().collect::<Vec<u8>>()).unwrap_or_default());
         if cancel.is_cancelled() && !matches!(exit, StepExit::Code(0)) {
             return Err(SandboxError::Cancelled);
         }
         match Record::last_in(&records) {
             Some(Record::Ready) => Ok(StepOutcome {
                 exit,
-                stdout: if capture {
-                    stdout.or(Some(Vec::new()))
-                } else {
-                    None
-                },
-                stderr: if capture {
-                    stderr.or(Some(Vec::new()))
-                } else {
-                    None
-                },
+                stdout: if capture { stdout.or(Some(Vec::new())) } else { None },
+                stderr: if capture { stderr.or(Some(Vec::new())) } else { None },
                 truncated,
                 tail,
                 duration: started.elapsed(),
@@ -624,11 +564,7 @@ impl Sandbox {
             Some(Record::Failed { layer, message }) => Err(SandboxError::Layer { layer, message }),
             None => Err(SandboxError::Bwrap {
                 exit,
-                detail: if tail.is_empty() {
-                    "no output".into()
-                } else {
-                    tail.join(" | ")
-                },
+                detail: if tail.is_empty() { "no output".into() } else { tail.join(" | ") },
             }),
         }
     }
@@ -676,10 +612,7 @@ fn pump(
 fn tail_lines(bytes: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(TAIL_LINES)..]
-        .iter()
-        .map(|l| l.to_string())
-        .collect()
+    lines[lines.len().saturating_sub(TAIL_LINES)..].iter().map(|l| l.to_string()).collect()
 }
 
 /// Stops and reaps bwrap if the run is abandoned (error or panic) before it ended.

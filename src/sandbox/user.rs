@@ -81,9 +81,7 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && !name.starts_with('-')
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+        && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
 }
 
 /// Resolves the build user, creating the named account when it is missing.
@@ -126,18 +124,12 @@ fn create_user(name: &str) -> Result<(), UserError> {
             name,
         ])
         .output()
-        .map_err(|e| UserError::Create {
-            name: name.into(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| UserError::Create { name: name.into(), detail: e.to_string() })?;
     // Exit 9: the name exists already (a concurrent yoe created it).
     if out.status.success() || out.status.code() == Some(9) {
         Ok(())
     } else {
-        Err(UserError::Create {
-            name: name.into(),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
+        Err(UserError::Create { name: name.into(), detail: String::from_utf8_lossy(&out.stderr).trim().to_string() })
     }
 }
 
@@ -149,10 +141,7 @@ pub fn hand_over(dir: &Path, user: BuildUser) -> Result<(), UserError> {
 }
 
 fn chown_tree(path: &Path, user: BuildUser) -> Result<(), UserError> {
-    let err = |source| UserError::Chown {
-        path: path.to_path_buf(),
-        source,
-    };
+    let err = |source| UserError::Chown { path: path.to_path_buf(), source };
     std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(err)?;
     let meta = std::fs::symlink_metadata(path).map_err(err)?;
     if meta.is_dir() {
@@ -165,10 +154,7 @@ fn chown_tree(path: &Path, user: BuildUser) -> Result<(), UserError> {
 
 /// Every ancestor of `dir` must let the user search it (x for owner, group or other).
 pub fn check_traversable(dir: &Path, user: BuildUser) -> Result<(), UserError> {
-    let abs = std::path::absolute(dir).map_err(|source| UserError::Chown {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let abs = std::path::absolute(dir).map_err(|source| UserError::Chown { path: dir.to_path_buf(), source })?;
     for anc in abs.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(anc) else {
             continue;
@@ -182,10 +168,7 @@ pub fn check_traversable(dir: &Path, user: BuildUser) -> Result<(), UserError> {
             mode & 0o001 != 0
         };
         if !ok {
-            return Err(UserError::NotTraversable {
-                path: anc.to_path_buf(),
-                mode: mode & 0o7777,
-            });
+            return Err(UserError::NotTraversable { path: anc.to_path_buf(), mode: mode & 0o7777 });
         }
     }
     Ok(())
@@ -197,7 +180,8 @@ mod tests {
 
     #[test]
     fn passwd_lookup() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\nyoe-build:x:998:997::/nonexistent:/usr/sbin/nologin\nbad:x:y:z\n";
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\nyoe-build:x:998:997::/nonexistent:/usr/sbin/nologin\nbad:x:y:z\n";
         assert_eq!(lookup_passwd(passwd, "yoe-build"), Some((998, 997)));
         assert_eq!(lookup_passwd(passwd, "yoe"), None);
         assert_eq!(lookup_passwd(passwd, "bad"), None);
@@ -205,14 +189,8 @@ mod tests {
 
     #[test]
     fn root_ids_are_refused() {
-        assert!(matches!(
-            resolve_build_user(&BuildUserConfig::Ids { uid: 0, gid: 5 }),
-            Err(UserError::Root { .. })
-        ));
-        assert!(matches!(
-            resolve_build_user(&BuildUserConfig::Named("-rf".into())),
-            Err(UserError::BadName(_))
-        ));
+        assert!(matches!(resolve_build_user(&BuildUserConfig::Ids { uid: 0, gid: 5 }), Err(UserError::Root { .. })));
+        assert!(matches!(resolve_build_user(&BuildUserConfig::Named("-rf".into())), Err(UserError::BadName(_))));
     }
 
     #[test]
@@ -227,17 +205,9 @@ mod tests {
         std::fs::create_dir_all(dir.join("sub")).expect("mkdir");
         std::fs::write(dir.join("sub/f"), "x").expect("write");
         std::os::unix::fs::symlink(&outside, dir.join("link")).expect("symlink");
-        let user = BuildUser {
-            uid: 4242,
-            gid: 4343,
-        };
+        let user = BuildUser { uid: 4242, gid: 4343 };
         hand_over(&dir, user).expect("hand over");
-        for p in [
-            dir.clone(),
-            dir.join("sub"),
-            dir.join("sub/f"),
-            dir.join("link"),
-        ] {
+        for p in [dir.clone(), dir.join("sub"), dir.join("sub/f"), dir.join("link")] {
             let m = std::fs::symlink_metadata(&p).expect("meta");
             assert_eq!((m.uid(), m.gid()), (4242, 4343), "{}", p.display());
         }

@@ -362,30 +362,15 @@ pub const POSITIVE: &[(&str, &str)] = &[
         "threads",
         "printf '#include <pthread.h>\\nstatic void *f(void *a){return a;}\\nint main(void){pthread_t t[4];for(int i=0;i<4;i++)if(pthread_create(&t[i],0,f,0))return 1;for(int i=0;i<4;i++)pthread_join(t[i],0);return 0;}\\n' > t.c && gcc -pthread -o t t.c && ./t && echo RESULT OK",
     ),
-    (
-        "fork",
-        "( exit 0 ) & wait $! && sh -c 'exit 0' && echo RESULT OK",
-    ),
-    (
-        "dev_null",
-        "echo x > /dev/null && cat /dev/null && echo RESULT OK",
-    ),
-    (
-        "dev_urandom",
-        "head -c 16 /dev/urandom | wc -c | grep -qx 16 && echo RESULT OK",
-    ),
-    (
-        "own_tmpdir",
-        "echo x > \"$TMPDIR/f\" && cat \"$TMPDIR/f\" >/dev/null && echo y > /tmp/g && echo RESULT OK",
-    ),
+    ("fork", "( exit 0 ) & wait $! && sh -c 'exit 0' && echo RESULT OK"),
+    ("dev_null", "echo x > /dev/null && cat /dev/null && echo RESULT OK"),
+    ("dev_urandom", "head -c 16 /dev/urandom | wc -c | grep -qx 16 && echo RESULT OK"),
+    ("own_tmpdir", "echo x > \"$TMPDIR/f\" && cat \"$TMPDIR/f\" >/dev/null && echo y > /tmp/g && echo RESULT OK"),
     (
         "destdir_and_home",
         "mkdir -p \"$DESTDIR/usr/bin\" && touch \"$DESTDIR/usr/bin/x\" \"$HOME/.x\" && ln -s x \"$DESTDIR/usr/bin/y\" && echo RESULT OK",
     ),
-    (
-        "make",
-        "printf 'all:\\n\\t@echo made\\n' > Makefile && make | grep -qx made && echo RESULT OK",
-    ),
+    ("make", "printf 'all:\\n\\t@echo made\\n' > Makefile && make | grep -qx made && echo RESULT OK"),
     (
         "personality_query",
         "printf '#include <sys/personality.h>\\nint main(void){return personality(0xffffffff)==-1;}\\n' > p.c && gcc -o p p.c && ./p && echo RESULT OK",

@@ -9,10 +9,7 @@ use yoe::sandbox::{Sandbox, SandboxConfig, StepDirs};
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // target/debug/deps/it-HASH
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target profile dir")
-        .to_path_buf()
+    exe.parent().and_then(Path::parent).expect("target profile dir").to_path_buf()
 }
 
 /// The helper binary, built once per test run with the same cargo.
@@ -21,14 +18,7 @@ pub fn helper() -> &'static Path {
     HELPER.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = std::process::Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "yoe-sandbox-helper",
-                "--bin",
-                "yoe-sandbox-helper",
-            ])
+            .args(["build", "--quiet", "-p", "yoe-sandbox-helper", "--bin", "yoe-sandbox-helper"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build for the helper");
@@ -43,11 +33,8 @@ pub fn helper() -> &'static Path {
 pub fn sandbox() -> &'static Sandbox {
     static SB: OnceLock<Sandbox> = OnceLock::new();
     SB.get_or_init(|| {
-        Sandbox::detect(&SandboxConfig {
-            helper: Some(helper().to_path_buf()),
-            ..SandboxConfig::default()
-        })
-        .expect("sandbox detect")
+        Sandbox::detect(&SandboxConfig { helper: Some(helper().to_path_buf()), ..SandboxConfig::default() })
+            .expect("sandbox detect")
     })
 }
 
@@ -69,10 +56,7 @@ pub fn unit_dirs(sb: &Sandbox, base: &Path) -> StepDirs {
 /// A temp dir every user can traverse (the build user must reach the unit dirs).
 pub fn tempdir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
-    let t = tempfile::Builder::new()
-        .prefix("yoe-it-")
-        .tempdir()
-        .expect("tempdir");
+    let t = tempfile::Builder::new().prefix("yoe-it-").tempdir().expect("tempdir");
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     t
 }

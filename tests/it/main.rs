@@ -1,5 +1,6 @@
 //! yoe's integration tests: one binary, one module per area.
 mod battery_probes;
+mod build;
 mod cli;
 mod common;
 mod graph_prop;

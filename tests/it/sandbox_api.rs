@@ -3,9 +3,7 @@
 
 use crate::common::{sandbox, tempdir, unit_dirs};
 use std::collections::BTreeMap;
-use yoe::sandbox::{
-    EnvInputs, SandboxError, Shell, StepExit, StepOutput, StepSpec, policy, render_env,
-};
+use yoe::sandbox::{EnvInputs, SandboxError, Shell, StepExit, StepOutput, StepSpec, policy, render_env};
 
 fn env() -> Vec<(String, String)> {
     let unit = BTreeMap::from([("UNIT_VAR".to_string(), "unit value".to_string())]);
@@ -27,23 +25,13 @@ fn run(script: &str) -> yoe::sandbox::StepOutcome {
     let sb = sandbox();
     let t = tempdir();
     let dirs = unit_dirs(sb, t.path());
-    sb.run(
-        &StepSpec {
-            dirs,
-            env: env(),
-            shell: Shell::Sh,
-            script: script.into(),
-        },
-        StepOutput::Capture { log: None },
-    )
-    .expect("run")
+    sb.run(&StepSpec { dirs, env: env(), shell: Shell::Sh, script: script.into() }, StepOutput::Capture { log: None })
+        .expect("run")
 }
 
 #[test]
 fn step_runs_with_every_layer_on() {
-    let out = run(
-        "grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd|CapPrm|CapAmb|CapInh):' /proc/self/status; id -u; pwd",
-    );
+    let out = run("grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd|CapPrm|CapAmb|CapInh):' /proc/self/status; id -u; pwd");
     assert_eq!(out.exit, StepExit::Code(0), "{:?}", out.tail);
     let text = String::from_utf8_lossy(out.stdout.as_deref().unwrap_or_default()).to_string();
     for want in [
@@ -58,12 +46,7 @@ fn step_runs_with_every_layer_on() {
     ] {
         assert!(text.contains(want), "missing {want:?} in {text}");
     }
-    let uid: u32 = text
-        .lines()
-        .rev()
-        .nth(1)
-        .and_then(|l| l.trim().parse().ok())
-        .expect("uid");
+    let uid: u32 = text.lines().rev().nth(1).and_then(|l| l.trim().parse().ok()).expect("uid");
     assert_ne!(uid, 0, "steps must not run as host root");
 }
 
@@ -77,10 +60,7 @@ fn environment_is_exactly_the_contract() {
     let got: Vec<String> = text
         .lines()
         .filter(|l| {
-            !l.starts_with("PWD=")
-                && !l.starts_with("OLDPWD=")
-                && !l.starts_with("SHLVL=")
-                && !l.starts_with("_=")
+            !l.starts_with("PWD=") && !l.starts_with("OLDPWD=") && !l.starts_with("SHLVL=") && !l.starts_with("_=")
         })
         .map(String::from)
         .collect();
@@ -96,15 +76,8 @@ fn stdout_and_stderr_are_captured_and_logged() {
     let log = t.path().join("build.log");
     let out = sb
         .run(
-            &StepSpec {
-                dirs,
-                env: env(),
-                shell: Shell::Bash,
-                script: "echo to-out; echo to-err >&2; exit 3".into(),
-            },
-            StepOutput::Capture {
-                log: Some(log.clone()),
-            },
+            &StepSpec { dirs, env: env(), shell: Shell::Bash, script: "echo to-out; echo to-err >&2; exit 3".into() },
+            StepOutput::Capture { log: Some(log.clone()) },
         )
         .expect("run");
     assert_eq!(out.exit, StepExit::Code(3));
@@ -123,21 +96,13 @@ fn log_mode_interleaves_both_streams() {
     let log = t.path().join("build.log");
     let out = sb
         .run(
-            &StepSpec {
-                dirs,
-                env: env(),
-                shell: Shell::Sh,
-                script: "echo one; echo two >&2; echo three".into(),
-            },
+            &StepSpec { dirs, env: env(), shell: Shell::Sh, script: "echo one; echo two >&2; echo three".into() },
             StepOutput::Log(log.clone()),
         )
         .expect("run");
     assert!(out.exit.success());
     assert!(out.stdout.is_none());
-    assert_eq!(
-        std::fs::read_to_string(&log).expect("log"),
-        "one\ntwo\nthree\n"
-    );
+    assert_eq!(std::fs::read_to_string(&log).expect("log"), "one\ntwo\nthree\n");
 }
 
 #[test]
@@ -147,20 +112,9 @@ fn missing_dir_is_an_error_naming_it() {
     let mut dirs = unit_dirs(sb, t.path());
     dirs.sysroot = t.path().join("nope");
     let err = sb
-        .run(
-            &StepSpec {
-                dirs,
-                env: env(),
-                shell: Shell::Sh,
-                script: "true".into(),
-            },
-            StepOutput::Capture { log: None },
-        )
+        .run(&StepSpec { dirs, env: env(), shell: Shell::Sh, script: "true".into() }, StepOutput::Capture { log: None })
         .expect_err("must fail");
-    assert!(
-        matches!(err, SandboxError::MissingDir(ref p) if p.ends_with("nope")),
-        "{err}"
-    );
+    assert!(matches!(err, SandboxError::MissingDir(ref p) if p.ends_with("nope")), "{err}");
 }
 
 #[test]
@@ -171,11 +125,8 @@ fn a_bad_helper_fails_closed_naming_the_layer() {
     std::fs::write(&fake, "#!/bin/sh\nexec \"$@\"\n").expect("write");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let err = yoe::sandbox::Sandbox::detect(&yoe::sandbox::SandboxConfig {
-        helper: Some(fake),
-        ..Default::default()
-    })
-    .expect_err("a helper that applies no layer must be refused");
+    let err = yoe::sandbox::Sandbox::detect(&yoe::sandbox::SandboxConfig { helper: Some(fake), ..Default::default() })
+        .expect_err("a helper that applies no layer must be refused");
     assert!(err.to_string().contains("yoe doctor"), "{err}");
 }
 
@@ -211,18 +162,9 @@ fn marker_pids(marker: &str, only_shell: bool) -> Vec<u32> {
 /// is being set up (`early`) or once the step runs, and checks nothing is left.
 fn kill_yoe_and_check(early: bool, delay_ms: u64) {
     crate::common::helper();
-    let marker = format!(
-        "yoe-hold-{}-{early}-{delay_ms}-{:?}",
-        std::process::id(),
-        std::time::Instant::now()
-    );
+    let marker = format!("yoe-hold-{}-{early}-{delay_ms}-{:?}", std::process::id(), std::time::Instant::now());
     let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
-        .args([
-            "--ignored",
-            "--exact",
-            "sandbox_api::hold_step_child",
-            "--test-threads=1",
-        ])
+        .args(["--ignored", "--exact", "sandbox_api::hold_step_child", "--test-threads=1"])
         .env(HOLD_ENV, &marker)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -230,10 +172,7 @@ fn kill_yoe_and_check(early: bool, delay_ms: u64) {
         .expect("spawn child");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while marker_pids(&marker, !early).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the held step never started"
-        );
+        assert!(std::time::Instant::now() < deadline, "the held step never started");
         std::thread::sleep(std::time::Duration::from_millis(if early { 1 } else { 20 }));
     }
     std::thread::sleep(std::time::Duration::from_millis(delay_ms));
@@ -245,10 +184,7 @@ fn kill_yoe_and_check(early: bool, delay_ms: u64) {
         if left.is_empty() {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "sandbox processes outlived yoe: {left:?}"
-        );
+        assert!(std::time::Instant::now() < deadline, "sandbox processes outlived yoe: {left:?}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
@@ -275,19 +211,8 @@ fn doctor_reports_every_required_layer_ok_on_this_machine() {
     let text = report.to_string();
     eprintln!("{text}");
     assert!(!report.missing_required(), "{text}");
-    for layer in [
-        "bwrap",
-        "helper",
-        "user namespaces",
-        "landlock",
-        "seccomp",
-        "cgroups",
-        "self-test",
-    ] {
-        assert!(
-            report.lines.iter().any(|l| l.layer == layer),
-            "no {layer} line:\n{text}"
-        );
+    for layer in ["bwrap", "helper", "user namespaces", "landlock", "seccomp", "cgroups", "self-test"] {
+        assert!(report.lines.iter().any(|l| l.layer == layer), "no {layer} line:\n{text}");
     }
     // A broken configuration is reported as missing, with what to do.
     let broken = yoe::sandbox::doctor::doctor_report_with(&yoe::sandbox::SandboxConfig {
@@ -302,10 +227,7 @@ fn doctor_reports_every_required_layer_ok_on_this_machine() {
 fn cancel_after(
     delay: std::time::Duration,
     marker: &str,
-) -> (
-    Result<yoe::sandbox::StepOutcome, SandboxError>,
-    std::time::Duration,
-) {
+) -> (Result<yoe::sandbox::StepOutcome, SandboxError>, std::time::Duration) {
     let sb = sandbox();
     let t = tempdir();
     let dirs = unit_dirs(sb, t.path());
@@ -317,12 +239,7 @@ fn cancel_after(
     });
     let started = std::time::Instant::now();
     let r = sb.run_cancellable(
-        &StepSpec {
-            dirs,
-            env: env(),
-            shell: Shell::Sh,
-            script: format!("sleep 300; : {marker}"),
-        },
+        &StepSpec { dirs, env: env(), shell: Shell::Sh, script: format!("sleep 300; : {marker}") },
         StepOutput::Capture { log: None },
         &cancel,
     );
@@ -336,21 +253,12 @@ fn cancel_stops_steps_at_any_point_and_leaves_nothing() {
     for delay_ms in [0u64, 1, 2, 5, 10, 300] {
         let marker = format!("yoe-cancel-{}-{delay_ms}", std::process::id());
         let (r, took) = cancel_after(std::time::Duration::from_millis(delay_ms), &marker);
-        assert!(
-            matches!(r, Err(SandboxError::Cancelled)),
-            "{delay_ms} ms: {r:?}"
-        );
-        assert!(
-            took < std::time::Duration::from_secs(20),
-            "{delay_ms} ms: took {took:?}"
-        );
+        assert!(matches!(r, Err(SandboxError::Cancelled)), "{delay_ms} ms: {r:?}");
+        assert!(took < std::time::Duration::from_secs(20), "{delay_ms} ms: took {took:?}");
         // The step dies with bwrap asynchronously; give the kernel a moment.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while !marker_pids(&marker, false).is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{delay_ms} ms: processes left"
-            );
+            assert!(std::time::Instant::now() < deadline, "{delay_ms} ms: processes left");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
@@ -361,12 +269,7 @@ fn cancel_stops_steps_at_any_point_and_leaves_nothing() {
     let t = tempdir();
     let dirs = unit_dirs(sb, t.path());
     let r = sb.run_cancellable(
-        &StepSpec {
-            dirs,
-            env: env(),
-            shell: Shell::Sh,
-            script: "true".into(),
-        },
+        &StepSpec { dirs, env: env(), shell: Shell::Sh, script: "true".into() },
         StepOutput::Capture { log: None },
         &cancel,
     );

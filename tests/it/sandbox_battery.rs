@@ -25,8 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use yoe::sandbox::bwrap::{ArgvInputs, Layers, bwrap_argv};
 use yoe::sandbox::{
-    EnvInputs, RootFs, Sandbox, SandboxConfig, Shell, StepDirs, StepOutput, StepSpec, policy,
-    render_env,
+    EnvInputs, RootFs, Sandbox, SandboxConfig, Shell, StepDirs, StepOutput, StepSpec, policy, render_env,
 };
 
 const SPEC_ENV: &str = "YOE_BATTERY_SPEC";
@@ -58,21 +57,13 @@ fn tag(spec_run: &str, probe: &str) -> String {
 }
 
 /// Host path of a write target, and its path as the probe should name it.
-fn target_paths(
-    base: &Path,
-    run: &str,
-    probe: &str,
-    t: Target,
-    sandboxed: bool,
-) -> (PathBuf, String) {
+fn target_paths(base: &Path, run: &str, probe: &str, t: Target, sandboxed: bool) -> (PathBuf, String) {
     let tag = tag(run, probe);
     let host = match t {
         Target::Usr => PathBuf::from(format!("/usr/yoe-battery-{tag}")),
         Target::Etc => PathBuf::from(format!("/etc/yoe-battery-{tag}")),
         Target::Project => base.join("project").join(format!("pwned-{tag}")),
-        Target::OtherUnit => base
-            .join("build/other.x86_64/destdir")
-            .join(format!("pwned-{tag}")),
+        Target::OtherUnit => base.join("build/other.x86_64/destdir").join(format!("pwned-{tag}")),
         Target::Cache => base.join("cache").join(format!("pwned-{tag}")),
         Target::HostTmp => PathBuf::from(format!("/tmp/yoe-battery-{tag}")),
         Target::HostShm => PathBuf::from(format!("/dev/shm/yoe-battery-{tag}")),
@@ -107,10 +98,7 @@ fn probe_vars(spec: &Spec, p: &Probe, sandboxed: bool) -> BTreeMap<String, Strin
     vars.remove("SECRET");
     vars.insert("PROBE_VICTIM_PID".into(), spec.victim.to_string());
     if let Oracle::HostFile(t) = p.oracle {
-        vars.insert(
-            "PROBE_TARGET".into(),
-            target_paths(&spec.base, &spec.run, p.name, t, sandboxed).1,
-        );
+        vars.insert("PROBE_TARGET".into(), target_paths(&spec.base, &spec.run, p.name, t, sandboxed).1);
     }
     vars
 }
@@ -128,10 +116,7 @@ fn c_source() -> String {
     src.push_str("int main(int argc, char **argv) {\n  setvbuf(stdout, 0, _IONBF, 0);\n  if (argc < 2) return 2;\n");
     for p in &all {
         if let Kind::C(_) = p.kind {
-            src.push_str(&format!(
-                "  if (!strcmp(argv[1], \"{0}\")) return p_{0}();\n",
-                p.name
-            ));
+            src.push_str(&format!("  if (!strcmp(argv[1], \"{0}\")) return p_{0}();\n", p.name));
         }
     }
     src.push_str("  return 2;\n}\n");
@@ -165,10 +150,7 @@ fn start_listeners(base: &Path, vars: &mut BTreeMap<String, String>) -> Listener
 
     let tcp = TcpListener::bind("127.0.0.1:0").expect("tcp bind");
     tcp.set_nonblocking(true).expect("nonblocking");
-    vars.insert(
-        "PROBE_TCP_PORT".into(),
-        tcp.local_addr().expect("addr").port().to_string(),
-    );
+    vars.insert("PROBE_TCP_PORT".into(), tcp.local_addr().expect("addr").port().to_string());
     let s = stop.clone();
     threads.push(std::thread::spawn(move || {
         while !s.load(Ordering::SeqCst) && Instant::now() < deadline {
@@ -182,12 +164,8 @@ fn start_listeners(base: &Path, vars: &mut BTreeMap<String, String>) -> Listener
     }));
 
     let udp = UdpSocket::bind("127.0.0.1:0").expect("udp bind");
-    udp.set_read_timeout(Some(Duration::from_millis(50)))
-        .expect("timeout");
-    vars.insert(
-        "PROBE_UDP_PORT".into(),
-        udp.local_addr().expect("addr").port().to_string(),
-    );
+    udp.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+    vars.insert("PROBE_UDP_PORT".into(), udp.local_addr().expect("addr").port().to_string());
     let s = stop.clone();
     threads.push(std::thread::spawn(move || {
         let mut buf = [0u8; 16];
@@ -202,10 +180,8 @@ fn start_listeners(base: &Path, vars: &mut BTreeMap<String, String>) -> Listener
     }));
 
     let name = format!("yoe-battery-{}", std::process::id());
-    let abs = UnixListener::bind_addr(
-        &SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract"),
-    )
-    .expect("abstract bind");
+    let abs = UnixListener::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract"))
+        .expect("abstract bind");
     vars.insert("PROBE_ABSTRACT".into(), name);
     let path = base.join("host.sock");
     let pathl = UnixListener::bind(&path).expect("unix bind");
@@ -268,31 +244,17 @@ fn battery_child() {
     let Some(spec_path) = std::env::var_os(SPEC_ENV) else {
         return;
     };
-    let spec: Spec =
-        serde_json::from_slice(&std::fs::read(spec_path).expect("spec")).expect("spec json");
-    let sb = Sandbox::detect(&SandboxConfig {
-        helper: Some(spec.helper.clone()),
-        ..SandboxConfig::default()
-    })
-    .expect("sandbox detect in child");
+    let spec: Spec = serde_json::from_slice(&std::fs::read(spec_path).expect("spec")).expect("spec json");
+    let sb = Sandbox::detect(&SandboxConfig { helper: Some(spec.helper.clone()), ..SandboxConfig::default() })
+        .expect("sandbox detect in child");
     let mut outcomes = Vec::new();
     let all = probes();
     let mut jobs: Vec<(String, String, BTreeMap<String, String>)> = all
         .iter()
-        .map(|p| {
-            (
-                p.name.to_string(),
-                command_line(p, "/build/sysroot/probe"),
-                probe_vars(&spec, p, true),
-            )
-        })
+        .map(|p| (p.name.to_string(), command_line(p, "/build/sysroot/probe"), probe_vars(&spec, p, true)))
         .collect();
     for (name, script) in POSITIVE {
-        jobs.push((
-            format!("positive_{name}"),
-            script.to_string(),
-            spec.vars.clone(),
-        ));
+        jobs.push((format!("positive_{name}"), script.to_string(), spec.vars.clone()));
     }
     for (name, script, vars) in jobs {
         let base = spec.work.join(&name);
@@ -318,12 +280,7 @@ fn battery_child() {
             },
         )
         .expect("env");
-        let step = StepSpec {
-            dirs,
-            env,
-            shell: Shell::Sh,
-            script,
-        };
+        let step = StepSpec { dirs, env, shell: Shell::Sh, script };
         let (stdout, exit) = match sb.run(&step, StepOutput::Capture { log: None }) {
             Ok(o) => (
                 format!(
@@ -359,10 +316,7 @@ fn run_control(spec: &Spec, p: &Probe) -> String {
                 c.args(["-c", &line]);
                 c
             };
-            c.current_dir(&cwd)
-                .envs(&vars)
-                .env(SECRET_VAR, &spec.vars["SECRET"])
-                .stdin(Stdio::null());
+            c.current_dir(&cwd).envs(&vars).env(SECRET_VAR, &spec.vars["SECRET"]).stdin(Stdio::null());
             c.output().expect("control")
         }
         Control::BareBwrap => {
@@ -375,10 +329,8 @@ fn run_control(spec: &Spec, p: &Probe) -> String {
             for d in [&dirs.src, &dirs.destdir, &dirs.home] {
                 mkdir(d, 0o755);
             }
-            let env: Vec<(String, String)> = vars
-                .into_iter()
-                .chain([("PATH".to_string(), "/usr/bin:/bin".to_string())])
-                .collect();
+            let env: Vec<(String, String)> =
+                vars.into_iter().chain([("PATH".to_string(), "/usr/bin:/bin".to_string())]).collect();
             let script = command_line(p, "/build/sysroot/probe");
             let argv = bwrap_argv(&ArgvInputs {
                 dirs: &dirs,
@@ -393,23 +345,11 @@ fn run_control(spec: &Spec, p: &Probe) -> String {
             .expect("argv");
             // Without --disable-userns: bwrap implements it with a nested user namespace
             // that does not own the mount namespace, which alone already stops mounts.
-            let argv: Vec<_> = argv
-                .into_iter()
-                .filter(|a| a != "--disable-userns")
-                .collect();
-            Command::new("/usr/bin/bwrap")
-                .args(argv)
-                .env_clear()
-                .stdin(Stdio::null())
-                .output()
-                .expect("bare bwrap")
+            let argv: Vec<_> = argv.into_iter().filter(|a| a != "--disable-userns").collect();
+            Command::new("/usr/bin/bwrap").args(argv).env_clear().stdin(Stdio::null()).output().expect("bare bwrap")
         }
     };
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    )
+    format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout))
 }
 
 /// Whether the probe escaped, judged by its oracle. Cleans up host-side effects.
@@ -431,18 +371,12 @@ fn run_mode(spec: &Spec, as_user: Option<(u32, u32)>) -> Vec<Outcome> {
     let spec_path = spec.base.join(format!("spec-{}.json", spec.run));
     std::fs::write(&spec_path, serde_json::to_vec(spec).expect("json")).expect("spec");
     let mut c = Command::new(std::env::current_exe().expect("exe"));
-    c.args([
-        "--ignored",
-        "--exact",
-        "sandbox_battery::battery_child",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env_clear()
-    .env("PATH", "/usr/bin:/bin")
-    .env(SPEC_ENV, &spec_path)
-    .env(SECRET_VAR, &spec.vars["SECRET"])
-    .stdin(Stdio::null());
+    c.args(["--ignored", "--exact", "sandbox_battery::battery_child", "--nocapture", "--test-threads=1"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env(SPEC_ENV, &spec_path)
+        .env(SECRET_VAR, &spec.vars["SECRET"])
+        .stdin(Stdio::null());
     if let Some((u, g)) = as_user {
         c.uid(u).gid(g).env("HOME", "/nonexistent");
     }
@@ -460,9 +394,7 @@ fn run_mode(spec: &Spec, as_user: Option<(u32, u32)>) -> Vec<Outcome> {
 #[test]
 fn escape_battery() {
     if yoe_sandbox_helper::sys::euid() != 0 {
-        eprintln!(
-            "escape_battery needs root (it runs the battery as root and as a created user); skipped"
-        );
+        eprintln!("escape_battery needs root (it runs the battery as root and as a created user); skipped");
         return;
     }
     let started = Instant::now();
@@ -486,11 +418,7 @@ fn escape_battery() {
         .arg(&src)
         .output()
         .expect("gcc");
-    assert!(
-        gcc.status.success(),
-        "compiling probes:\n{}",
-        String::from_utf8_lossy(&gcc.stderr)
-    );
+    assert!(gcc.status.success(), "compiling probes:\n{}", String::from_utf8_lossy(&gcc.stderr));
     for d in ["project", "cache", "build/other.x86_64/destdir", "control"] {
         mkdir(&base.join(d), 0o755);
     }
@@ -499,55 +427,22 @@ fn escape_battery() {
     std::fs::set_permissions(&other_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
 
     let p = policy::embedded().helper_policy();
-    let limit = |res: i32| {
-        p.rlimits
-            .iter()
-            .find(|r| r.resource == res as u32)
-            .map(|r| r.hard)
-            .expect("rlimit in policy")
-    };
-    let secret = format!(
-        "s3cr3t-{}-{}",
-        std::process::id(),
-        started.elapsed().as_nanos()
-    );
+    let limit =
+        |res: i32| p.rlimits.iter().find(|r| r.resource == res as u32).map(|r| r.hard).expect("rlimit in policy");
+    let secret = format!("s3cr3t-{}-{}", std::process::id(), started.elapsed().as_nanos());
     let host_init: String = std::fs::read("/proc/1/cmdline")
-        .map(|b| {
-            String::from_utf8_lossy(&b)
-                .replace('\0', " ")
-                .chars()
-                .take(24)
-                .collect()
-        })
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").chars().take(24).collect())
         .expect("host pid 1 cmdline");
-    let dev = [
-        "/dev/vda",
-        "/dev/sda",
-        "/dev/nvme0n1",
-        "/dev/xvda",
-        "/dev/loop0",
-    ]
-    .into_iter()
-    .find(|d| std::fs::File::open(d).is_ok())
-    .expect("a block device on the host");
+    let dev = ["/dev/vda", "/dev/sda", "/dev/nvme0n1", "/dev/xvda", "/dev/loop0"]
+        .into_iter()
+        .find(|d| std::fs::File::open(d).is_ok())
+        .expect("a block device on the host");
     let mut vars = BTreeMap::from([
         ("SECRET".to_string(), secret.clone()),
-        (
-            "PROBE_NPROC_LIMIT".to_string(),
-            limit(libc::RLIMIT_NPROC as i32).to_string(),
-        ),
-        (
-            "PROBE_NOFILE_LIMIT".to_string(),
-            limit(libc::RLIMIT_NOFILE as i32).to_string(),
-        ),
-        (
-            "PROBE_FSIZE_LIMIT".to_string(),
-            limit(libc::RLIMIT_FSIZE as i32).to_string(),
-        ),
-        (
-            "PROBE_OTHER_FILE".to_string(),
-            other_file.display().to_string(),
-        ),
+        ("PROBE_NPROC_LIMIT".to_string(), limit(libc::RLIMIT_NPROC as i32).to_string()),
+        ("PROBE_NOFILE_LIMIT".to_string(), limit(libc::RLIMIT_NOFILE as i32).to_string()),
+        ("PROBE_FSIZE_LIMIT".to_string(), limit(libc::RLIMIT_FSIZE as i32).to_string()),
+        ("PROBE_OTHER_FILE".to_string(), other_file.display().to_string()),
         ("PROBE_HOST_INIT".to_string(), host_init),
         ("PROBE_DEV".to_string(), dev.to_string()),
     ]);
@@ -590,13 +485,11 @@ fn escape_battery() {
     let control_time = started.elapsed();
 
     // 2. Sandboxed, as root (bwrap runs as the build user) and as an unprivileged user.
-    let build_user =
-        yoe::sandbox::user::resolve_build_user(&Default::default()).expect("build user");
+    let build_user = yoe::sandbox::user::resolve_build_user(&Default::default()).expect("build user");
     let test_user = ensure_user(TEST_USER);
-    for (run, child_user, victim_user) in [
-        ("root", None, (build_user.uid, build_user.gid)),
-        ("unpriv", Some(test_user), test_user),
-    ] {
+    for (run, child_user, victim_user) in
+        [("root", None, (build_user.uid, build_user.gid)), ("unpriv", Some(test_user), test_user)]
+    {
         let work = base.join(format!("work-{run}"));
         mkdir(&work, 0o755);
         let results = base.join(format!("results-{run}"));
@@ -621,8 +514,7 @@ fn escape_battery() {
             victim: victim.id(),
         };
         let outcomes = run_mode(&spec, child_user);
-        let by_name: BTreeMap<&str, &Outcome> =
-            outcomes.iter().map(|o| (o.name.as_str(), o)).collect();
+        let by_name: BTreeMap<&str, &Outcome> = outcomes.iter().map(|o| (o.name.as_str(), o)).collect();
         for p in &all {
             let Some(o) = by_name.get(p.name) else {
                 failures.push(format!("[{run}] {} has no outcome", p.name));
@@ -630,23 +522,10 @@ fn escape_battery() {
             };
             let tok = token(&o.stdout);
             if escaped(&spec, p, &o.stdout, &mut victim) {
-                failures.push(format!(
-                    "[{run}] {} ESCAPED ({}): {} ({})",
-                    p.name,
-                    p.proves,
-                    o.stdout.trim(),
-                    o.exit
-                ));
+                failures.push(format!("[{run}] {} ESCAPED ({}): {} ({})", p.name, p.proves, o.stdout.trim(), o.exit));
             } else if tok.is_none() {
-                failures.push(format!(
-                    "[{run}] {} did not run to a result: {} ({})",
-                    p.name,
-                    o.stdout.trim(),
-                    o.exit
-                ));
-            } else if p.oracle == Oracle::Token
-                && !p.blocked.contains(&tok.as_deref().unwrap_or_default())
-            {
+                failures.push(format!("[{run}] {} did not run to a result: {} ({})", p.name, o.stdout.trim(), o.exit));
+            } else if p.oracle == Oracle::Token && !p.blocked.contains(&tok.as_deref().unwrap_or_default()) {
                 failures.push(format!(
                     "[{run}] {} blocked with an unexpected outcome {:?} (expected one of {:?}): {}",
                     p.name,
@@ -674,10 +553,5 @@ fn escape_battery() {
         started.elapsed().as_secs_f64()
     );
     let _ = profile_dir();
-    assert!(
-        failures.is_empty(),
-        "{} battery failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} battery failures:\n{}", failures.len(), failures.join("\n"));
 }

@@ -30,10 +30,7 @@ impl Status {
     }
 
     fn fail(&mut self, layer: Layer, message: &str) -> ExitCode {
-        self.send(&Record::Failed {
-            layer,
-            message: message.to_string(),
-        });
+        self.send(&Record::Failed { layer, message: message.to_string() });
         eprintln!("yoe-sandbox-helper: {layer} layer failed: {message}");
         ExitCode::from(layer.exit_code())
     }
@@ -43,11 +40,7 @@ impl Status {
 pub fn run(args: Vec<OsString>) -> ExitCode {
     // The status channel and the policy arrive on fd 0 (a socket from yoe). Work on a
     // close-on-exec duplicate so the step can never inherit it.
-    let channel = std::io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .ok()
-        .map(File::from);
+    let channel = std::io::stdin().as_fd().try_clone_to_owned().ok().map(File::from);
     let mut status = Status(channel);
 
     let (program, rest) = match args.split_first() {
@@ -91,10 +84,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
     // sandbox before seeing `ready` shuts its end of the socket, which the check below
     // sees; one that sees `ready` may kill bwrap, which now takes the step with it.
     if let Err(e) = sys::set_parent_death_kill() {
-        return status.fail(
-            Layer::Parent,
-            &format!("arming the parent-death signal: {e}"),
-        );
+        return status.fail(Layer::Parent, &format!("arming the parent-death signal: {e}"));
     }
     status.send(&Record::Ready);
     if let Some(f) = status.0.as_ref()
@@ -103,10 +93,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         return status.fail(Layer::Parent, "yoe has gone away; not starting the step");
     }
     let err = Command::new(program).args(rest).exec();
-    status.fail(
-        Layer::Exec,
-        &format!("executing {}: {err}", program.to_string_lossy()),
-    )
+    status.fail(Layer::Exec, &format!("executing {}: {err}", program.to_string_lossy()))
 }
 
 /// Every inherited fd above 2 becomes close-on-exec, and stdin becomes /dev/null (the

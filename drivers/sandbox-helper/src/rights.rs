@@ -23,27 +23,17 @@ pub const FS_RIGHTS: &[(&str, u64, u32)] = &[
 
 /// The bit of a right name, if it is one.
 pub fn fs_right(name: &str) -> Option<u64> {
-    FS_RIGHTS
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(_, bit, _)| *bit)
+    FS_RIGHTS.iter().find(|(n, _, _)| *n == name).map(|(_, bit, _)| *bit)
 }
 
 /// All rights bits known for an ABI.
 pub fn fs_all(abi: u32) -> u64 {
-    FS_RIGHTS
-        .iter()
-        .filter(|(_, _, since)| *since <= abi)
-        .fold(0, |acc, (_, bit, _)| acc | bit)
+    FS_RIGHTS.iter().filter(|(_, _, since)| *since <= abi).fold(0, |acc, (_, bit, _)| acc | bit)
 }
 
 /// Names of the bits set in `bits`, in table order (for messages and docs).
 pub fn fs_names(bits: u64) -> Vec<&'static str> {
-    FS_RIGHTS
-        .iter()
-        .filter(|(_, bit, _)| bits & bit != 0)
-        .map(|(n, _, _)| *n)
-        .collect()
+    FS_RIGHTS.iter().filter(|(_, bit, _)| bits & bit != 0).map(|(n, _, _)| *n).collect()
 }
 
 #[cfg(test)]
@@ -54,11 +44,7 @@ mod tests {
     fn bits_match_the_landlock_crate() {
         use landlock::{ABI, Access, AccessFs};
         for abi in [ABI::V1, ABI::V2, ABI::V3, ABI::V5, ABI::V7] {
-            assert_eq!(
-                fs_all(abi as u32),
-                AccessFs::from_all(abi).bits(),
-                "{abi:?}"
-            );
+            assert_eq!(fs_all(abi as u32), AccessFs::from_all(abi).bits(), "{abi:?}");
         }
         assert_eq!(fs_right("truncate"), Some(AccessFs::Truncate as u64));
         assert_eq!(fs_names(0b101), vec!["execute", "read_file"]);

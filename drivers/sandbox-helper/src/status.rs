@@ -94,11 +94,7 @@ impl Record {
         match self {
             Record::Ready => b"ready\n".to_vec(),
             Record::Failed { layer, message } => {
-                let msg: String = message
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .take(512)
-                    .collect();
+                let msg: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).take(512).collect();
                 format!("failed {} {}\n", layer.name(), msg).into_bytes()
             }
         }
@@ -118,10 +114,7 @@ impl Record {
             } else if let Some(rest) = line.strip_prefix("failed ") {
                 let (name, message) = rest.split_once(' ').unwrap_or((rest, ""));
                 if let Some(layer) = Layer::from_name(name) {
-                    last = Some(Record::Failed {
-                        layer,
-                        message: message.to_string(),
-                    });
+                    last = Some(Record::Failed { layer, message: message.to_string() });
                 }
             }
         }
@@ -143,19 +136,13 @@ mod tests {
 
     #[test]
     fn records_roundtrip_and_last_wins() {
-        let failed = Record::Failed {
-            layer: Layer::Exec,
-            message: "no such\nfile".into(),
-        };
+        let failed = Record::Failed { layer: Layer::Exec, message: "no such\nfile".into() };
         let mut bytes = Record::Ready.encode();
         assert_eq!(Record::last_in(&bytes), Some(Record::Ready));
         bytes.extend(failed.encode());
         assert_eq!(
             Record::last_in(&bytes),
-            Some(Record::Failed {
-                layer: Layer::Exec,
-                message: "no such file".into()
-            })
+            Some(Record::Failed { layer: Layer::Exec, message: "no such file".into() })
         );
         assert_eq!(Record::last_in(b"read"), None);
         assert_eq!(Record::last_in(b"failed bogus x\n"), None);

@@ -194,10 +194,7 @@ impl HelperPolicy {
         let min_abi = r.u32("landlock.min_abi")?;
         let target_abi = r.u32("landlock.target_abi")?;
         if min_abi > 64 || target_abi > 64 || target_abi < min_abi {
-            return Err(WireError::OutOfRange {
-                field: "landlock.target_abi",
-                value: u64::from(target_abi),
-            });
+            return Err(WireError::OutOfRange { field: "landlock.target_abi", value: u64::from(target_abi) });
         }
         let net = r.u8("landlock.net")?;
         let scopes = r.u8("landlock.scopes")?;
@@ -208,16 +205,9 @@ impl HelperPolicy {
             let optional = r.bool("landlock.rule.optional")?;
             let path = r.bytes("landlock.rule.path", MAX_PATH)?.to_vec();
             if path.first() != Some(&b'/') || path.contains(&0) {
-                return Err(WireError::OutOfRange {
-                    field: "landlock.rule.path",
-                    value: path.len() as u64,
-                });
+                return Err(WireError::OutOfRange { field: "landlock.rule.path", value: path.len() as u64 });
             }
-            rules.push(FsRule {
-                access,
-                optional,
-                path,
-            });
+            rules.push(FsRule { access, optional, path });
         }
         let x32_guard = r.bool("seccomp.x32_guard")?;
         let n = r.len("seccomp.rules")?;
@@ -225,27 +215,18 @@ impl HelperPolicy {
         for _ in 0..n {
             let nr = r.u64("seccomp.rule.nr")? as i64;
             if !(0..1 << 31).contains(&nr) {
-                return Err(WireError::OutOfRange {
-                    field: "seccomp.rule.nr",
-                    value: nr as u64,
-                });
+                return Err(WireError::OutOfRange { field: "seccomp.rule.nr", value: nr as u64 });
             }
             let errno = r.u32("seccomp.rule.errno")?;
             if errno == 0 || errno > 4095 {
-                return Err(WireError::OutOfRange {
-                    field: "seccomp.rule.errno",
-                    value: u64::from(errno),
-                });
+                return Err(WireError::OutOfRange { field: "seccomp.rule.errno", value: u64::from(errno) });
             }
             let n_alt = r.len("seccomp.rule.when")?;
             let mut when = Vec::with_capacity(n_alt);
             for _ in 0..n_alt {
                 let n_cond = r.len("seccomp.rule.when.conds")?;
                 if n_cond == 0 || n_cond > 6 {
-                    return Err(WireError::OutOfRange {
-                        field: "seccomp.rule.when.conds",
-                        value: n_cond as u64,
-                    });
+                    return Err(WireError::OutOfRange { field: "seccomp.rule.when.conds", value: n_cond as u64 });
                 }
                 let mut alt = Vec::with_capacity(n_cond);
                 for _ in 0..n_cond {
@@ -255,28 +236,14 @@ impl HelperPolicy {
                     let mask = r.u64("seccomp.cond.mask")?;
                     let value = r.u64("seccomp.cond.value")?;
                     if arg > 5 {
-                        return Err(WireError::OutOfRange {
-                            field: "seccomp.cond.arg",
-                            value: u64::from(arg),
-                        });
+                        return Err(WireError::OutOfRange { field: "seccomp.cond.arg", value: u64::from(arg) });
                     }
                     if width != 4 && width != 8 {
-                        return Err(WireError::OutOfRange {
-                            field: "seccomp.cond.width",
-                            value: u64::from(width),
-                        });
+                        return Err(WireError::OutOfRange { field: "seccomp.cond.width", value: u64::from(width) });
                     }
-                    let op = CmpOp::from_u8(op).ok_or(WireError::OutOfRange {
-                        field: "seccomp.cond.op",
-                        value: u64::from(op),
-                    })?;
-                    alt.push(ArgCond {
-                        arg,
-                        width,
-                        op,
-                        mask,
-                        value,
-                    });
+                    let op = CmpOp::from_u8(op)
+                        .ok_or(WireError::OutOfRange { field: "seccomp.cond.op", value: u64::from(op) })?;
+                    alt.push(ArgCond { arg, width, op, mask, value });
                 }
                 when.push(alt);
             }
@@ -289,32 +256,16 @@ impl HelperPolicy {
             let soft = r.u64("rlimit.soft")?;
             let hard = r.u64("rlimit.hard")?;
             if resource > 64 || soft > hard {
-                return Err(WireError::OutOfRange {
-                    field: "rlimit",
-                    value: u64::from(resource),
-                });
+                return Err(WireError::OutOfRange { field: "rlimit", value: u64::from(resource) });
             }
-            rlimits.push(Rlimit {
-                resource,
-                soft,
-                hard,
-            });
+            rlimits.push(Rlimit { resource, soft, hard });
         }
         if r.pos != body.len() {
             return Err(WireError::Trailing(body.len() - r.pos));
         }
         Ok(HelperPolicy {
-            landlock: Landlock {
-                min_abi,
-                target_abi,
-                net,
-                scopes,
-                rules,
-            },
-            seccomp: Seccomp {
-                x32_guard,
-                rules: srules,
-            },
+            landlock: Landlock { min_abi, target_abi, net, scopes, rules },
+            seccomp: Seccomp { x32_guard, rules: srules },
             rlimits,
         })
     }
@@ -322,20 +273,13 @@ impl HelperPolicy {
     /// Reads one framed policy from `input` (exactly the frame, nothing after it).
     pub fn read_framed(input: &mut impl Read) -> Result<Self, WireError> {
         let mut len = [0u8; 4];
-        input
-            .read_exact(&mut len)
-            .map_err(|e| WireError::Io(e.to_string()))?;
+        input.read_exact(&mut len).map_err(|e| WireError::Io(e.to_string()))?;
         let len = u32::from_le_bytes(len);
         if len > MAX_BODY {
-            return Err(WireError::OutOfRange {
-                field: "frame length",
-                value: u64::from(len),
-            });
+            return Err(WireError::OutOfRange { field: "frame length", value: u64::from(len) });
         }
         let mut body = vec![0u8; len as usize];
-        input
-            .read_exact(&mut body)
-            .map_err(|e| WireError::Io(e.to_string()))?;
+        input.read_exact(&mut body).map_err(|e| WireError::Io(e.to_string()))?;
         Self::decode(&body)
     }
 }
@@ -383,11 +327,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or(WireError::Truncated(what))?;
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or(WireError::Truncated(what))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -399,10 +339,7 @@ impl<'a> Reader<'a> {
         match self.u8(what)? {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(WireError::OutOfRange {
-                field: what,
-                value: u64::from(v),
-            }),
+            v => Err(WireError::OutOfRange { field: what, value: u64::from(v) }),
         }
     }
     fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
@@ -418,20 +355,14 @@ impl<'a> Reader<'a> {
     fn len(&mut self, what: &'static str) -> Result<usize, WireError> {
         let n = self.u32(what)?;
         if n > MAX_ITEMS {
-            return Err(WireError::OutOfRange {
-                field: what,
-                value: u64::from(n),
-            });
+            return Err(WireError::OutOfRange { field: what, value: u64::from(n) });
         }
         Ok(n as usize)
     }
     fn bytes(&mut self, what: &'static str, max: u32) -> Result<&'a [u8], WireError> {
         let n = self.u32(what)?;
         if n > max {
-            return Err(WireError::OutOfRange {
-                field: what,
-                value: u64::from(n),
-            });
+            return Err(WireError::OutOfRange { field: what, value: u64::from(n) });
         }
         self.take(n as usize, what)
     }
@@ -448,20 +379,12 @@ mod tests {
                 target_abi: 7,
                 net: NET_DENY_BIND_TCP | NET_DENY_CONNECT_TCP,
                 scopes: SCOPE_SIGNAL,
-                rules: vec![FsRule {
-                    access: 0b111,
-                    optional: true,
-                    path: b"/usr".to_vec(),
-                }],
+                rules: vec![FsRule { access: 0b111, optional: true, path: b"/usr".to_vec() }],
             },
             seccomp: Seccomp {
                 x32_guard: true,
                 rules: vec![
-                    SyscallRule {
-                        nr: 165,
-                        errno: 1,
-                        when: vec![],
-                    },
+                    SyscallRule { nr: 165, errno: 1, when: vec![] },
                     SyscallRule {
                         nr: 90,
                         errno: 1,
@@ -475,11 +398,7 @@ mod tests {
                     },
                 ],
             },
-            rlimits: vec![Rlimit {
-                resource: 4,
-                soft: 0,
-                hard: 0,
-            }],
+            rlimits: vec![Rlimit { resource: 4, soft: 0, hard: 0 }],
         }
     }
 
@@ -495,10 +414,7 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = sample().encode();
         for n in 0..bytes.len() {
-            assert!(
-                HelperPolicy::decode(&bytes[..n]).is_err(),
-                "prefix {n} decoded"
-            );
+            assert!(HelperPolicy::decode(&bytes[..n]).is_err(), "prefix {n} decoded");
         }
     }
 

@@ -20,11 +20,7 @@ fn helper(stdin_bytes: &[u8], args: &[&str]) -> std::process::Output {
 }
 
 fn assert_layer(out: &std::process::Output, layer: Layer) {
-    assert_eq!(
-        out.status.code(),
-        Some(i32::from(layer.exit_code())),
-        "{out:?}"
-    );
+    assert_eq!(out.status.code(), Some(i32::from(layer.exit_code())), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{layer} layer failed")), "{err}");
     assert!(out.stdout.is_empty(), "the step must not have run");
@@ -47,11 +43,7 @@ fn garbage_policy_is_refused() {
 #[test]
 fn landlock_abi_below_the_minimum_fails_closed() {
     let policy = HelperPolicy {
-        landlock: Landlock {
-            min_abi: 60,
-            target_abi: 60,
-            ..Landlock::default()
-        },
+        landlock: Landlock { min_abi: 60, target_abi: 60, ..Landlock::default() },
         ..HelperPolicy::default()
     };
     let out = helper(&policy.encode_framed(), &["--", "/bin/echo", "ran"]);

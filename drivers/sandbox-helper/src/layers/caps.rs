@@ -21,20 +21,16 @@ pub fn apply() -> Result<(), String> {
         match sys::capbset_read(cap) {
             Ok(None) => break,
             Ok(Some(false)) => {}
-            Ok(Some(true)) => sys::capbset_drop(cap)
-                .map_err(|e| format!("dropping capability {cap} from the bounding set: {e}"))?,
+            Ok(Some(true)) => {
+                sys::capbset_drop(cap).map_err(|e| format!("dropping capability {cap} from the bounding set: {e}"))?
+            }
             Err(e) => return Err(format!("reading bounding capability {cap}: {e}")),
         }
     }
     if had_setpcap {
         sys::set_securebits(SECUREBITS).map_err(|e| format!("setting securebits: {e}"))?;
     }
-    for set in [
-        CapSet::Ambient,
-        CapSet::Inheritable,
-        CapSet::Effective,
-        CapSet::Permitted,
-    ] {
+    for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
         caps::clear(None, set).map_err(|e| format!("clearing the {set:?} set: {e}"))?;
     }
     verify()
@@ -42,8 +38,7 @@ pub fn apply() -> Result<(), String> {
 
 /// Checks that /proc/self/status shows no capability in any set.
 pub fn verify() -> Result<(), String> {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .map_err(|e| format!("reading /proc/self/status: {e}"))?;
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| format!("reading /proc/self/status: {e}"))?;
     let mut seen = 0;
     for line in status.lines() {
         for key in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
@@ -58,9 +53,7 @@ pub fn verify() -> Result<(), String> {
         }
     }
     if seen != 5 {
-        return Err(format!(
-            "/proc/self/status shows {seen} of 5 capability sets"
-        ));
+        return Err(format!("/proc/self/status shows {seen} of 5 capability sets"));
     }
     Ok(())
 }

@@ -5,8 +5,8 @@
 use crate::sys;
 use crate::wire::{self, Landlock};
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
-    Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope,
 };
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -15,10 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 pub fn apply(policy: &Landlock) -> Result<(), String> {
     let kernel = sys::landlock_abi();
     if kernel < policy.min_abi {
-        return Err(format!(
-            "kernel Landlock ABI is {kernel}, the policy needs at least {}",
-            policy.min_abi
-        ));
+        return Err(format!("kernel Landlock ABI is {kernel}, the policy needs at least {}", policy.min_abi));
     }
     let abi = ABI::from(policy.target_abi as i32);
     let handled_fs = AccessFs::from_all(abi);
@@ -34,9 +31,7 @@ pub fn apply(policy: &Landlock) -> Result<(), String> {
         net |= AccessNet::ConnectTcp;
     }
     if !net.is_empty() {
-        ruleset = ruleset
-            .handle_access(net)
-            .map_err(|e| format!("handling network access: {e}"))?;
+        ruleset = ruleset.handle_access(net).map_err(|e| format!("handling network access: {e}"))?;
     }
     let mut scopes: BitFlags<Scope> = BitFlags::empty();
     if policy.scopes & wire::SCOPE_ABSTRACT_UNIX != 0 {
@@ -46,13 +41,9 @@ pub fn apply(policy: &Landlock) -> Result<(), String> {
         scopes |= Scope::Signal;
     }
     if !scopes.is_empty() {
-        ruleset = ruleset
-            .scope(scopes)
-            .map_err(|e| format!("setting scopes: {e}"))?;
+        ruleset = ruleset.scope(scopes).map_err(|e| format!("setting scopes: {e}"))?;
     }
-    let mut created = ruleset
-        .create()
-        .map_err(|e| format!("creating the ruleset: {e}"))?;
+    let mut created = ruleset.create().map_err(|e| format!("creating the ruleset: {e}"))?;
     for rule in &policy.rules {
         let path = OsStr::from_bytes(&rule.path);
         let fd = match PathFd::new(path) {
@@ -65,9 +56,7 @@ pub fn apply(policy: &Landlock) -> Result<(), String> {
             .add_rule(PathBeneath::new(fd, access))
             .map_err(|e| format!("adding the rule for {}: {e}", path.to_string_lossy()))?;
     }
-    let status = created
-        .restrict_self()
-        .map_err(|e| format!("restricting self: {e}"))?;
+    let status = created.restrict_self().map_err(|e| format!("restricting self: {e}"))?;
     match status.ruleset {
         RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => Ok(()),
         RulesetStatus::NotEnforced => Err("the kernel did not enforce the ruleset".into()),

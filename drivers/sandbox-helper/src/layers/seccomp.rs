@@ -5,8 +5,8 @@
 
 use crate::wire::{CmpOp, Seccomp};
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch, sock_filter,
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+    TargetArch, sock_filter,
 };
 use std::collections::BTreeMap;
 
@@ -49,11 +49,7 @@ pub fn compile(policy: &Seccomp) -> Result<Vec<Compiled>, String> {
         if !order.contains(&rule.errno) {
             order.push(rule.errno);
         }
-        let slot = groups
-            .entry(rule.errno)
-            .or_default()
-            .entry(rule.nr)
-            .or_insert_with(|| Some(Vec::new()));
+        let slot = groups.entry(rule.errno).or_default().entry(rule.nr).or_insert_with(|| Some(Vec::new()));
         if rule.when.is_empty() {
             // Unconditional wins over any conditional rule for the same syscall.
             *slot = None;
@@ -64,11 +60,7 @@ pub fn compile(policy: &Seccomp) -> Result<Vec<Compiled>, String> {
                 let conds = alt
                     .iter()
                     .map(|c| {
-                        let len = if c.width == 4 {
-                            SeccompCmpArgLen::Dword
-                        } else {
-                            SeccompCmpArgLen::Qword
-                        };
+                        let len = if c.width == 4 { SeccompCmpArgLen::Dword } else { SeccompCmpArgLen::Qword };
                         let op = match c.op {
                             CmpOp::Eq => SeccompCmpOp::Eq,
                             CmpOp::Ne => SeccompCmpOp::Ne,
@@ -82,31 +74,18 @@ pub fn compile(policy: &Seccomp) -> Result<Vec<Compiled>, String> {
                             .map_err(|e| format!("condition on syscall {}: {e}", rule.nr))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                alts.push(
-                    SeccompRule::new(conds)
-                        .map_err(|e| format!("rule for syscall {}: {e}", rule.nr))?,
-                );
+                alts.push(SeccompRule::new(conds).map_err(|e| format!("rule for syscall {}: {e}", rule.nr))?);
             }
         }
     }
     let mut out = Vec::with_capacity(order.len());
     for (i, errno) in order.into_iter().enumerate() {
-        let rules: BTreeMap<i64, Vec<SeccompRule>> = groups
-            .remove(&errno)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(nr, r)| (nr, r.unwrap_or_default()))
-            .collect();
-        let filter = SeccompFilter::new(
-            rules,
-            SeccompAction::Allow,
-            SeccompAction::Errno(errno),
-            arch,
-        )
-        .map_err(|e| format!("building the errno {errno} filter: {e}"))?;
-        let mut program: BpfProgram = filter
-            .try_into()
-            .map_err(|e| format!("compiling the errno {errno} filter: {e}"))?;
+        let rules: BTreeMap<i64, Vec<SeccompRule>> =
+            groups.remove(&errno).unwrap_or_default().into_iter().map(|(nr, r)| (nr, r.unwrap_or_default())).collect();
+        let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno), arch)
+            .map_err(|e| format!("building the errno {errno} filter: {e}"))?;
+        let mut program: BpfProgram =
+            filter.try_into().map_err(|e| format!("compiling the errno {errno} filter: {e}"))?;
         if i == 0 && policy.x32_guard && cfg!(target_arch = "x86_64") {
             splice_x32_guard(&mut program)?;
         }
@@ -130,24 +109,9 @@ pub fn splice_x32_guard(program: &mut BpfProgram) -> Result<(), String> {
     }
     let errno_eperm = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32);
     let guard = [
-        sock_filter {
-            code: LD_W_ABS,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        sock_filter {
-            code: JGE_K,
-            jt: 0,
-            jf: 1,
-            k: X32_BIT,
-        },
-        sock_filter {
-            code: RET_K,
-            jt: 0,
-            jf: 0,
-            k: errno_eperm,
-        },
+        sock_filter { code: LD_W_ABS, jt: 0, jf: 0, k: 0 },
+        sock_filter { code: JGE_K, jt: 0, jf: 1, k: X32_BIT },
+        sock_filter { code: RET_K, jt: 0, jf: 0, k: errno_eperm },
     ];
     program.splice(3..3, guard);
     if program.len() > usize::from(u16::MAX) {
@@ -159,8 +123,7 @@ pub fn splice_x32_guard(program: &mut BpfProgram) -> Result<(), String> {
 /// Compiles and installs every filter on this (single-threaded) process.
 pub fn apply(policy: &Seccomp) -> Result<(), String> {
     for c in compile(policy)? {
-        seccompiler::apply_filter(&c.program)
-            .map_err(|e| format!("installing the errno {} filter: {e}", c.errno))?;
+        seccompiler::apply_filter(&c.program).map_err(|e| format!("installing the errno {} filter: {e}", c.errno))?;
     }
     Ok(())
 }
@@ -174,34 +137,14 @@ mod tests {
         Seccomp {
             x32_guard: true,
             rules: vec![
-                SyscallRule {
-                    nr: 165,
-                    errno: 1,
-                    when: vec![],
-                },
-                SyscallRule {
-                    nr: 435,
-                    errno: 38,
-                    when: vec![],
-                },
+                SyscallRule { nr: 165, errno: 1, when: vec![] },
+                SyscallRule { nr: 435, errno: 38, when: vec![] },
                 SyscallRule {
                     nr: 135,
                     errno: 1,
                     when: vec![vec![
-                        ArgCond {
-                            arg: 0,
-                            width: 4,
-                            op: CmpOp::Ne,
-                            mask: 0,
-                            value: 0,
-                        },
-                        ArgCond {
-                            arg: 0,
-                            width: 4,
-                            op: CmpOp::Ne,
-                            mask: 0,
-                            value: 0xffff_ffff,
-                        },
+                        ArgCond { arg: 0, width: 4, op: CmpOp::Ne, mask: 0, value: 0 },
+                        ArgCond { arg: 0, width: 4, op: CmpOp::Ne, mask: 0, value: 0xffff_ffff },
                     ]],
                 },
             ],
@@ -229,15 +172,7 @@ mod tests {
 
     #[test]
     fn splice_refuses_an_unexpected_head() {
-        let mut p = vec![
-            sock_filter {
-                code: RET_K,
-                jt: 0,
-                jf: 0,
-                k: 0
-            };
-            5
-        ];
+        let mut p = vec![sock_filter { code: RET_K, jt: 0, jf: 0, k: 0 }; 5];
         assert!(splice_x32_guard(&mut p).is_err());
     }
 }
