@@ -86,12 +86,15 @@ pub(crate) fn extract_zip(archive: &Path, w: &mut Writer<'_>) -> Result<(), Extr
             let d = zip
                 .by_index_data(i)
                 .map_err(|e| w.malformed(format!("entry #{index}"), e))?;
-            (
-                d.name_raw().to_vec(),
-                d.encrypted(),
-                d.unix_mode(),
-                d.size(),
-            )
+            // The zip crate's `unix_mode` clears setuid/setgid/sticky; the policy needs
+            // to see them, so read the raw attributes of Unix-made entries.
+            let mode = match d.system() {
+                zip::System::Unix if d.external_attributes() != 0 => {
+                    Some(d.external_attributes() >> 16)
+                }
+                _ => d.unix_mode(),
+            };
+            (d.name_raw().to_vec(), d.encrypted(), mode, d.size())
         };
         let entry = EntryRef::new(index, &name);
         w.member(&entry)?;
