@@ -46,6 +46,8 @@ pub enum Refusal {
     NameTooLong { len: usize, limit: usize },
     #[error("path component is {len} bytes long, the limit is {limit}")]
     ComponentTooLong { len: usize, limit: usize },
+    #[error("path has {depth} components, the limit is {limit}")]
+    TooDeep { depth: usize, limit: usize },
     #[error("zip name contains a backslash (ambiguous separator)")]
     Backslash,
     #[error("symlink target {target:?} is absolute")]

@@ -11,6 +11,9 @@ use crate::error::Refusal;
 pub(crate) const MAX_PATH_BYTES: usize = 4095;
 /// Longest single path component accepted, in bytes (`NAME_MAX`).
 pub(crate) const MAX_COMPONENT_BYTES: usize = 255;
+/// Most components an entry name may have. Real trees stay far below; the bound keeps the
+/// cost of creating an entry's parents (each `mkdir` walks its whole path) in check.
+pub(crate) const MAX_DEPTH: usize = 256;
 
 /// A validated path relative to the destination: at least one component, and no component
 /// is empty, `.`, `..`, or contains `/` or NUL.
@@ -87,6 +90,12 @@ pub(crate) fn map_entry_name(raw: &[u8], strip: usize, flavor: Flavor) -> Result
             });
         }
         comps.push(c);
+    }
+    if comps.len() > MAX_DEPTH {
+        return Err(Refusal::TooDeep {
+            depth: comps.len(),
+            limit: MAX_DEPTH,
+        });
     }
     let kept: Vec<OsString> = comps
         .into_iter()
@@ -260,6 +269,15 @@ mod tests {
             map_entry_name(b"a/b\0c", 0, Flavor::Tar),
             Err(Refusal::NulInName)
         );
+        let deep = "a/".repeat(257);
+        assert_eq!(
+            map(&deep, 0),
+            Err(Refusal::TooDeep {
+                depth: 257,
+                limit: 256
+            })
+        );
+        assert!(map(&"a/".repeat(256), 0).is_ok());
         let long = "a/".repeat(2100);
         assert!(matches!(map(&long, 0), Err(Refusal::NameTooLong { .. })));
         let comp = "x".repeat(256);

@@ -39,11 +39,12 @@ pub(crate) enum Existing {
 /// Where a new entry goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Placement {
-    /// The real path of the entry: every parent is a real directory (or one of
-    /// `create_dirs`), never a symlink.
+    /// The real path of the entry: every parent is a real directory (or one still to be
+    /// created), never a symlink.
     pub(crate) path: Vec<OsString>,
-    /// Directories to create first, shallowest first.
-    pub(crate) create_dirs: Vec<Vec<OsString>>,
+    /// Index in `path` of the first parent that does not exist yet; `path.len() - 1` when
+    /// every parent exists.
+    pub(crate) first_missing: usize,
     /// What `path` holds now.
     pub(crate) existing: Existing,
 }
@@ -52,6 +53,49 @@ impl Placement {
     /// Depth of the directory that holds the entry (0 for the destination itself).
     pub(crate) fn parent_depth(&self) -> usize {
         self.path.len().saturating_sub(1)
+    }
+
+    /// The parents to create first, shallowest first.
+    pub(crate) fn dirs_to_create(&self) -> impl Iterator<Item = &[OsString]> {
+        (self.first_missing..self.parent_depth()).map(|i| &self.path[..=i])
+    }
+}
+
+/// A path being resolved, with its lookup key kept up to date incrementally so that
+/// resolving a path costs time linear in its length.
+struct Cursor {
+    comps: Vec<OsString>,
+    key: Vec<u8>,
+    key_lens: Vec<usize>,
+}
+
+impl Cursor {
+    fn new() -> Cursor {
+        Cursor {
+            comps: Vec::new(),
+            key: Vec::new(),
+            key_lens: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, name: OsString) {
+        self.key_lens.push(self.key.len());
+        if !self.key.is_empty() {
+            self.key.push(b'/');
+        }
+        self.key.extend_from_slice(name.as_bytes());
+        self.comps.push(name);
+    }
+
+    fn pop(&mut self) -> bool {
+        match self.key_lens.pop() {
+            Some(len) => {
+                self.key.truncate(len);
+                self.comps.pop();
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -89,23 +133,23 @@ impl Tree {
         self.nodes.remove(&key(path));
     }
 
-    /// Resolve the directory `comps` names. Returns its real path and, when part of it does
-    /// not exist yet, the directories to create (shallowest first). With `follow` false, a
-    /// symlink on the way is refused; with it true, symlinks are followed like the kernel
-    /// does, and going above the destination is refused.
+    /// Resolve the directory `comps` names. Returns its real path and the index of its
+    /// first component that does not exist yet (`None` when it all exists). With `follow`
+    /// false, a symlink on the way is refused; with it true, symlinks are followed like the
+    /// kernel does, and going above the destination is refused.
     fn resolve_dir(
         &self,
         comps: &[OsString],
         follow: bool,
-    ) -> Result<(Vec<OsString>, Vec<Vec<OsString>>), Refusal> {
-        let mut cur: Vec<OsString> = Vec::with_capacity(comps.len());
+    ) -> Result<(Vec<OsString>, Option<usize>), Refusal> {
+        let mut cur = Cursor::new();
         let mut queue: VecDeque<TargetComp> = comps.iter().cloned().map(TargetComp::Name).collect();
         let mut hops = 0;
         let mut via = String::new();
         while let Some(c) = queue.pop_front() {
             let name = match c {
                 TargetComp::Parent => {
-                    if cur.pop().is_none() {
+                    if !cur.pop() {
                         return Err(Refusal::EscapesThroughSymlink { symlink: via });
                     }
                     continue;
@@ -113,24 +157,24 @@ impl Tree {
                 TargetComp::Name(n) => n,
             };
             cur.push(name);
-            match self.get(&cur) {
+            match self.nodes.get(&cur.key) {
                 Some(Node::Dir) => {}
                 Some(Node::File) => {
                     return Err(Refusal::ParentNotDirectory {
-                        parent: display_components(&cur),
+                        parent: display_components(&cur.comps),
                     });
                 }
                 Some(Node::Symlink(target)) => {
                     if !follow {
                         return Err(Refusal::ThroughSymlink {
-                            symlink: display_components(&cur),
+                            symlink: display_components(&cur.comps),
                         });
                     }
                     hops += 1;
                     if hops > MAX_SYMLINK_HOPS {
                         return Err(Refusal::SymlinkLoop);
                     }
-                    via = display_components(&cur);
+                    via = display_components(&cur.comps);
                     cur.pop();
                     let expanded: Vec<TargetComp> = target.comps().collect();
                     for t in expanded.into_iter().rev() {
@@ -139,25 +183,22 @@ impl Tree {
                 }
                 None => {
                     // From here on nothing exists: the rest is created, by names only.
-                    let mut create = vec![cur.clone()];
+                    let first_missing = cur.comps.len() - 1;
                     for rest in queue {
                         match rest {
-                            TargetComp::Name(n) => {
-                                cur.push(n);
-                                create.push(cur.clone());
-                            }
+                            TargetComp::Name(n) => cur.push(n),
                             // A '..' is only ever a leading part of a symlink target and is
-                            // consumed while `cur` still exists, so this cannot happen.
+                            // consumed while the path still exists, so this cannot happen.
                             TargetComp::Parent => {
                                 return Err(Refusal::EscapesThroughSymlink { symlink: via });
                             }
                         }
                     }
-                    return Ok((cur, create));
+                    return Ok((cur.comps, Some(first_missing)));
                 }
             }
         }
-        Ok((cur, Vec::new()))
+        Ok((cur.comps, None))
     }
 
     /// Where an entry named `path` goes, and what is there now. The last component is never
@@ -167,9 +208,10 @@ impl Tree {
         let Some((name, parent)) = comps.split_last() else {
             return Err(Refusal::EmptyLinkTarget);
         };
-        let (mut real, create_dirs) = self.resolve_dir(parent, follow)?;
+        let (mut real, missing) = self.resolve_dir(parent, follow)?;
         real.push(name.clone());
-        let existing = if create_dirs.is_empty() {
+        let first_missing = missing.unwrap_or(real.len() - 1);
+        let existing = if missing.is_none() {
             match self.get(&real) {
                 None => Existing::Nothing,
                 Some(Node::Dir) => Existing::Dir,
@@ -181,7 +223,7 @@ impl Tree {
         };
         Ok(Placement {
             path: real,
-            create_dirs,
+            first_missing,
             existing,
         })
     }
@@ -194,7 +236,7 @@ impl Tree {
     ) -> Result<Vec<OsString>, Refusal> {
         let shown = target.display();
         let p = self.place(target, follow)?;
-        if !p.create_dirs.is_empty() {
+        if p.dirs_to_create().next().is_some() {
             return Err(Refusal::HardlinkTargetMissing { target: shown });
         }
         match p.existing {
@@ -245,7 +287,8 @@ mod tests {
         t.insert(&comps("a"), Node::Dir);
         let p = t.place(&rel("a/b/c/d"), false).unwrap();
         assert_eq!(p.path, comps("a/b/c/d"));
-        assert_eq!(p.create_dirs, vec![comps("a/b"), comps("a/b/c")]);
+        let dirs: Vec<&[OsString]> = p.dirs_to_create().collect();
+        assert_eq!(dirs, vec![&comps("a/b")[..], &comps("a/b/c")[..]]);
         assert_eq!(p.existing, Existing::Nothing);
     }
 
@@ -282,7 +325,8 @@ mod tests {
         link(&mut t, "x/y/up", "../../z");
         let p = t.place(&rel("x/y/up/f"), true).unwrap();
         assert_eq!(p.path, comps("z/f"));
-        assert_eq!(p.create_dirs, vec![comps("z")]);
+        let dirs: Vec<&[OsString]> = p.dirs_to_create().collect();
+        assert_eq!(dirs, vec![&comps("z")[..]]);
     }
 
     #[test]

@@ -193,7 +193,7 @@ impl<'a> Writer<'a> {
         p: &Placement,
         new_is_dir: bool,
     ) -> Result<(), ExtractError> {
-        for d in &p.create_dirs {
+        for d in p.dirs_to_create() {
             self.mkdir(entry, d)?;
         }
         match p.existing {
