@@ -221,3 +221,27 @@ fn strip_zero_keeps_the_top_directory() {
         Some(&Got::File(0o644, b"hello\n".to_vec()))
     );
 }
+
+#[test]
+fn a_tar_split_over_several_compressed_streams_round_trips() {
+    // pigz/pbzip2/pzstd-style output: the tar is cut into pieces, each compressed on its
+    // own and concatenated. Every piece must be read.
+    let tree = sample_tree();
+    let tar = build_tar(&tree, Some("pkg-1.0"));
+    let cuts = [0, 1000, tar.len() / 2, tar.len() - 700, tar.len()];
+    for kind in [
+        ArchiveKind::TarGz,
+        ArchiveKind::TarXz,
+        ArchiveKind::TarBz2,
+        ArchiveKind::TarZst,
+    ] {
+        let mut joined = Vec::new();
+        for w in cuts.windows(2) {
+            joined.extend(compress(kind, &tar[w[0]..w[1]]));
+        }
+        let s = Scratch::new();
+        let a = s.write(&format!("in.{}", ext(kind)), &joined);
+        extract(&a, &s.dest(), &ExtractOptions::default()).unwrap();
+        assert_eq!(read_tree(&s.dest()), expected(&tree, false), "{kind}");
+    }
+}
