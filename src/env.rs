@@ -27,3 +27,18 @@ pub fn in_ci() -> bool {
 pub fn source_date_epoch() -> u64 {
     var("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(315_532_800)
 }
+
+/// yoe's cache directory: `$YOE_CACHE`, else `$XDG_CACHE_HOME/yoe`, else `~/.cache/yoe`,
+/// else `.yoe-cache` in the current directory.
+pub fn cache_dir() -> std::path::PathBuf {
+    if let Some(c) = var(YOE_CACHE) {
+        return std::path::PathBuf::from(c);
+    }
+    if let Some(x) = var("XDG_CACHE_HOME") {
+        return std::path::PathBuf::from(x).join("yoe");
+    }
+    match var("HOME") {
+        Some(h) => std::path::PathBuf::from(h).join(".cache/yoe"),
+        None => std::path::PathBuf::from(".yoe-cache"),
+    }
+}
