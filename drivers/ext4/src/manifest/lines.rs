@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let e = Manifest::parse(b"dir /\nfile /x mode=999\n", Format::Lines).unwrap_err();
-        assert!(e.to_string().starts_with("line 2:"), "{e}");
+        assert!(e.to_string().starts_with("line 2 `/x`:"), "{e}");
         let e = Manifest::parse(b"dir /\nbogus /x\n", Format::Lines).unwrap_err();
         assert!(e.to_string().contains("unknown type"), "{e}");
     }
