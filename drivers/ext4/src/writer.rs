@@ -265,7 +265,8 @@ fn plan(tree: &Tree, sizes: &[u64], o: &Options, hash_seed: &[u8; 16]) -> Result
                 rounds += 1;
                 let geo = match Geometry::new(o.block_size, blocks, inodes_for(blocks, margin_percent)?, &o.features) {
                     Ok(g) => g,
-                    Err(LayoutError::TooSmall { .. }) if rounds < 64 => {
+                    // Too small for its own metadata, or for the inodes in its groups: grow.
+                    Err(LayoutError::TooSmall { .. } | LayoutError::TooManyInodes(..)) if rounds < 64 => {
                         blocks *= 2;
                         continue;
                     }
