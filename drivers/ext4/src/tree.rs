@@ -45,6 +45,8 @@ pub enum TreeError {
     SymlinkTooLong(EntryRef, usize, usize, u32),
     #[error("{0}: {1}")]
     Xattr(EntryRef, XattrError),
+    #[error("{0}: `user.` xattrs belong on files and directories only (the kernel hides them on a {1})")]
+    UserXattrOnSpecial(EntryRef, &'static str),
     #[error("{0}: `src` is empty or contains a NUL byte")]
     BadSrc(EntryRef),
     #[error("too many inodes: {0} entries need inode numbers beyond 2^32")]
@@ -207,6 +209,9 @@ impl Tree {
                 xattrs.push(Attr::new(name, value).map_err(|x| TreeError::Xattr(r.clone(), x))?);
             }
             xattr::sort_attrs(&mut xattrs, attr_name).map_err(|x| TreeError::Xattr(r.clone(), x))?;
+            if xattrs.iter().any(|a| a.index == 1) && !matches!(kind, NodeKind::Dir { .. } | NodeKind::File(_)) {
+                return Err(TreeError::UserXattrOnSpecial(r, kind.name()));
+            }
             let meta = Meta {
                 perm: e.mode.unwrap_or(default_perm),
                 uid: e.uid.unwrap_or(0),

@@ -81,6 +81,7 @@ fn bad_xattrs() {
     fails(&lines(&format!("file /f content=text:x xattr.user.big=hex:{}\n", "00".repeat(5000))), &["line 1", "/f", "do not fit"]);
     fails(&lines("file /f content=text:x xattr.user.a=text:1 xattr.user.a=text:2\n"), &["line 1", "user.a", "twice"]);
     fails(&lines("dir /d xattr.system.posix_acl_access=hex:0100\n"), &["line 1", "POSIX ACL"]);
+    fails(&lines("symlink /l target=x xattr.user.a=text:1\n"), &["line 1", "/l", "files and directories only"]);
 }
 
 #[test]

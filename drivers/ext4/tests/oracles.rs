@@ -64,7 +64,7 @@ symlink /bin/slow target={target60}
 symlink /bin/longest target={target_long}
 dir /dev mode=1777 mtime=2147483647.999999999
 file /time-before-1970 content=text:a mtime=-1.5 ctime=-2147483648
-file /time-after-2038 content=text:b mtime=15000000000.999999999 atime=2147483648
+file /time-after-2038 content=text:b mtime=10737418239.999999999 atime=2147483648
 char /dev/console dev=5:1 mode=0620 gid=5
 char /dev/big dev=4095:1048575
 block /dev/sda dev=8:0 mode=2660 gid=6
