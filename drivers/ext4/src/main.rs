@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "yoe-ext4", version, about = "Write a reproducible ext4 image from an ownership manifest")]
+#[command(
+    name = "yoe-ext4",
+    version,
+    about = "Write a reproducible ext4 image from an ownership manifest"
+)]
 struct Cli {
     #[command(flatten)]
     args: yoe_ext4::cli::Ext4Args,

@@ -13,7 +13,9 @@ pub enum OptionsError {
     Reserved(u32),
     #[error("inode ratio {0} is below the block size {1}")]
     Ratio(u32, u32),
-    #[error("unknown feature `{0}` (known: has_journal, extent, 64bit, flex_bg, huge_file, dir_nlink, extra_isize, metadata_csum, dir_index, sparse_super)")]
+    #[error(
+        "unknown feature `{0}` (known: has_journal, extent, 64bit, flex_bg, huge_file, dir_nlink, extra_isize, metadata_csum, dir_index, sparse_super)"
+    )]
     UnknownFeature(String),
     #[error("feature 64bit needs extent")]
     Bit64NeedsExtents,
@@ -89,7 +91,10 @@ impl Features {
         };
         match t {
             FsType::Ext2 => ext2,
-            FsType::Ext3 => Features { has_journal: true, ..ext2 },
+            FsType::Ext3 => Features {
+                has_journal: true,
+                ..ext2
+            },
             FsType::Ext4 => Features {
                 has_journal: true,
                 extent: true,
@@ -241,7 +246,11 @@ pub fn parse_size(s: &str) -> Result<u64, OptionsError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    digits.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(bad)
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(bad)
 }
 
 /// Parse a UUID in its usual text form into 16 bytes.
@@ -259,7 +268,14 @@ pub fn parse_uuid(s: &str) -> Result<[u8; 16], OptionsError> {
 /// Format 16 bytes as a UUID.
 pub fn format_uuid(u: &[u8; 16]) -> String {
     let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]

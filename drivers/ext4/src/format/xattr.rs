@@ -12,7 +12,9 @@ const ENTRY_HEADER: usize = 16;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum XattrError {
-    #[error("xattr name {name:?} has no supported prefix (user., trusted., security., system.posix_acl_access, system.posix_acl_default)")]
+    #[error(
+        "xattr name {name:?} has no supported prefix (user., trusted., security., system.posix_acl_access, system.posix_acl_default)"
+    )]
     UnsupportedPrefix { name: String },
     #[error("xattr name {name:?} is empty after its prefix")]
     EmptyName { name: String },
@@ -22,8 +24,14 @@ pub enum XattrError {
     Duplicate { name: String },
     #[error("xattr {name:?}: POSIX ACL value is malformed ({why})")]
     BadAcl { name: String, why: &'static str },
-    #[error("xattrs do not fit: {bytes} bytes needed outside the inode, one {block_size}-byte xattr block holds {capacity}")]
-    TooLarge { bytes: usize, block_size: u32, capacity: usize },
+    #[error(
+        "xattrs do not fit: {bytes} bytes needed outside the inode, one {block_size}-byte xattr block holds {capacity}"
+    )]
+    TooLarge {
+        bytes: usize,
+        block_size: u32,
+        capacity: usize,
+    },
 }
 
 /// One attribute as stored: name index, name suffix, value.
@@ -58,8 +66,16 @@ impl Attr {
         if suffix.len() > 255 {
             return Err(XattrError::NameTooLong { name: shown() });
         }
-        let value = if index == 2 || index == 3 { acl_to_disk(value).map_err(|why| XattrError::BadAcl { name: shown(), why })? } else { value.to_vec() };
-        Ok(Attr { index, name: suffix.to_vec(), value })
+        let value = if index == 2 || index == 3 {
+            acl_to_disk(value).map_err(|why| XattrError::BadAcl { name: shown(), why })?
+        } else {
+            value.to_vec()
+        };
+        Ok(Attr {
+            index,
+            name: suffix.to_vec(),
+            value,
+        })
     }
 
     fn entry_len(&self) -> usize {
@@ -91,11 +107,16 @@ impl Attr {
 }
 
 /// Sort attributes the way the kernel expects them and reject duplicates.
-pub fn sort_attrs(attrs: &mut [Attr], full_names: impl Fn(&Attr) -> String) -> Result<(), XattrError> {
+pub fn sort_attrs(
+    attrs: &mut [Attr],
+    full_names: impl Fn(&Attr) -> String,
+) -> Result<(), XattrError> {
     attrs.sort_by(|a, b| a.key().cmp(&b.key()));
     for w in attrs.windows(2) {
         if w[0].key() == w[1].key() {
-            return Err(XattrError::Duplicate { name: full_names(&w[0]) });
+            return Err(XattrError::Duplicate {
+                name: full_names(&w[0]),
+            });
         }
     }
     Ok(())
@@ -129,14 +150,23 @@ pub fn place(attrs: &[Attr]) -> (Vec<u8>, Vec<Attr>) {
 
 /// Bytes one block of these attributes needs (header, entries, terminator, values).
 pub fn block_bytes(attrs: &[Attr]) -> usize {
-    BLOCK_HEADER + attrs.iter().map(|a| a.entry_len() + a.value_len()).sum::<usize>() + 4
+    BLOCK_HEADER
+        + attrs
+            .iter()
+            .map(|a| a.entry_len() + a.value_len())
+            .sum::<usize>()
+        + 4
 }
 
 /// Check that attributes fit in one xattr block.
 pub fn check_block(attrs: &[Attr], block_size: u32) -> Result<(), XattrError> {
     let bytes = block_bytes(attrs);
     if bytes > block_size as usize {
-        return Err(XattrError::TooLarge { bytes, block_size, capacity: block_size as usize });
+        return Err(XattrError::TooLarge {
+            bytes,
+            block_size,
+            capacity: block_size as usize,
+        });
     }
     Ok(())
 }
@@ -204,7 +234,7 @@ fn acl_to_disk(v: &[u8]) -> Result<Vec<u8>, &'static str> {
     const GROUP: u16 = 0x08;
     const MASK: u16 = 0x10;
     const OTHER: u16 = 0x20;
-    if v.len() < 4 || (v.len() - 4) % 8 != 0 {
+    if v.len() < 4 || !(v.len() - 4).is_multiple_of(8) {
         return Err("length is not 4 + 8n bytes");
     }
     if u32::from_le_bytes([v[0], v[1], v[2], v[3]]) != 2 {
@@ -235,8 +265,14 @@ mod tests {
     fn names_map_to_indexes() {
         assert_eq!(Attr::new(b"security.capability", b"x").unwrap().index, 6);
         assert_eq!(Attr::new(b"user.a", b"").unwrap().index, 1);
-        assert!(matches!(Attr::new(b"system.data", b""), Err(XattrError::UnsupportedPrefix { .. })));
-        assert!(matches!(Attr::new(b"user.", b""), Err(XattrError::EmptyName { .. })));
+        assert!(matches!(
+            Attr::new(b"system.data", b""),
+            Err(XattrError::UnsupportedPrefix { .. })
+        ));
+        assert!(matches!(
+            Attr::new(b"user.", b""),
+            Err(XattrError::EmptyName { .. })
+        ));
     }
 
     #[test]
@@ -251,7 +287,13 @@ mod tests {
     #[test]
     fn acl_conversion_shrinks_object_entries() {
         let mut v = 2u32.to_le_bytes().to_vec();
-        for (tag, perm, id) in [(1u16, 6u16, u32::MAX), (2, 4, 1000), (4, 4, u32::MAX), (0x10, 4, u32::MAX), (0x20, 4, u32::MAX)] {
+        for (tag, perm, id) in [
+            (1u16, 6u16, u32::MAX),
+            (2, 4, 1000),
+            (4, 4, u32::MAX),
+            (0x10, 4, u32::MAX),
+            (0x20, 4, u32::MAX),
+        ] {
             v.extend_from_slice(&tag.to_le_bytes());
             v.extend_from_slice(&perm.to_le_bytes());
             v.extend_from_slice(&id.to_le_bytes());

@@ -129,7 +129,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn entry_ref(&self) -> EntryRef {
-        EntryRef { at: self.at.clone(), path: self.path.clone() }
+        EntryRef {
+            at: self.at.clone(),
+            path: self.path.clone(),
+        }
     }
 }
 
@@ -138,11 +141,21 @@ impl Entry {
 pub enum Kind {
     Dir,
     File(FileContent),
-    Symlink { target: Vec<u8> },
+    Symlink {
+        target: Vec<u8>,
+    },
     /// Another name for the inode of `target` (a path in the image).
-    HardLink { target: Vec<u8> },
-    CharDev { major: u32, minor: u32 },
-    BlockDev { major: u32, minor: u32 },
+    HardLink {
+        target: Vec<u8>,
+    },
+    CharDev {
+        major: u32,
+        minor: u32,
+    },
+    BlockDev {
+        major: u32,
+        minor: u32,
+    },
     Fifo,
     Socket,
 }
@@ -213,17 +226,26 @@ impl Fields {
         if self.path.is_none() {
             return fail("missing `path`".into());
         }
-        let has_content = self.src.is_some() || self.sha256.is_some() || self.data.is_some() || self.size.is_some();
+        let has_content = self.src.is_some()
+            || self.sha256.is_some()
+            || self.data.is_some()
+            || self.size.is_some();
         let has_dev = self.major.is_some() || self.minor.is_some();
         let allow = |content: bool, target: bool, dev: bool| -> Result<(), String> {
             if !content && has_content {
-                return Err(format!("`src`, `sha256`, `content` and `size` are only for files, not for a {kind_name}"));
+                return Err(format!(
+                    "`src`, `sha256`, `content` and `size` are only for files, not for a {kind_name}"
+                ));
             }
             if !target && self.target.is_some() {
-                return Err(format!("`target` is only for symlinks and hard links, not for a {kind_name}"));
+                return Err(format!(
+                    "`target` is only for symlinks and hard links, not for a {kind_name}"
+                ));
             }
             if !dev && has_dev {
-                return Err(format!("`major`/`minor` are only for char and block devices, not for a {kind_name}"));
+                return Err(format!(
+                    "`major`/`minor` are only for char and block devices, not for a {kind_name}"
+                ));
             }
             Ok(())
         };
@@ -273,7 +295,10 @@ impl Fields {
                 || self.ctime.is_some()
                 || !self.xattrs.is_empty())
         {
-            return fail("a hard link shares its target's inode: it takes no mode, owner, times or xattrs".into());
+            return fail(
+                "a hard link shares its target's inode: it takes no mode, owner, times or xattrs"
+                    .into(),
+            );
         }
         Ok(Entry {
             at,
