@@ -80,6 +80,13 @@ enum Body<'a> {
     Zero,
 }
 
+impl Opened<'_> {
+    /// Bytes the content may occupy: 0 for an all-sparse file, else its size.
+    pub fn stored_bound(&self) -> u64 {
+        if matches!(self.body, Body::Zero) { 0 } else { self.size }
+    }
+}
+
 impl Sources {
     pub fn new(staging: Option<&Path>, store: Option<&Path>) -> Result<Sources, ContentError> {
         let staging = match staging {

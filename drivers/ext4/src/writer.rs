@@ -143,7 +143,8 @@ pub fn write_image(
     let hash_seed = opts.hash_seed.unwrap_or(derived_seed);
 
     // Open every source once before writing anything: missing or odd content fails early.
-    let mut sizes = vec![0u64; tree.nodes.len()];
+    // `bounds` holds the bytes each file may store (its size, 0 for an all-sparse file).
+    let mut bounds = vec![0u64; tree.nodes.len()];
     for &i in &tree.order {
         let n = &tree.nodes[i];
         if let NodeKind::File(c) = &n.kind {
@@ -157,11 +158,11 @@ pub fn write_image(
                 }
                 .into());
             }
-            sizes[i] = opened.size;
+            bounds[i] = opened.stored_bound();
         }
     }
 
-    let (geo, journal_blocks, image_bytes) = plan(&tree, &sizes, opts, &hash_seed)?;
+    let (geo, journal_blocks, image_bytes) = plan(&tree, &bounds, opts, &hash_seed)?;
     let out_dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -228,7 +229,7 @@ fn max_file_bytes(o: &Options) -> u64 {
 /// Upper bound of data-area blocks the tree needs besides the journal.
 fn estimate_blocks(
     tree: &Tree,
-    sizes: &[u64],
+    bounds: &[u64],
     o: &Options,
     hash_seed: &[u8; 16],
     crossings: u64,
@@ -264,13 +265,7 @@ fn estimate_blocks(
                     0
                 })
             }
-            NodeKind::File(c) => {
-                if c.src.is_none() && c.sha256.is_none() && c.data.is_none() {
-                    0
-                } else {
-                    sizes[i].div_ceil(bs)
-                }
-            }
+            NodeKind::File(_) => bounds[i].div_ceil(bs),
             NodeKind::Symlink(t) if t.len() >= 60 => 1,
             _ => 0,
         };
@@ -303,7 +298,7 @@ fn dense_indirect_blocks(n: u64, block_size: u32) -> u64 {
 /// Choose the geometry: fixed size, or the smallest that holds the content plus the margin.
 fn plan(
     tree: &Tree,
-    sizes: &[u64],
+    bounds: &[u64],
     o: &Options,
     hash_seed: &[u8; 16],
 ) -> Result<(Geometry, u32, u64), ImageError> {
@@ -364,7 +359,7 @@ fn plan(
                 let journal =
                     u64::from(journal_for(geo.blocks_count).unwrap_or(journal::MIN_BLOCKS));
                 let content =
-                    estimate_blocks(tree, sizes, o, hash_seed, geo.reserved.len() as u64)?;
+                    estimate_blocks(tree, bounds, o, hash_seed, geo.reserved.len() as u64)?;
                 let need = journal + 2 + content + content * u64::from(margin_percent) / 100;
                 let have = geo.blocks_count - geo.overhead();
                 if have >= need && (!o.features.has_journal || geo.blocks_count >= 2048) {

@@ -27,6 +27,9 @@ fn fixtures(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     fs::write(staging.join("bin/tool"), pattern(300_000, 1)).unwrap();
     fs::write(staging.join("one-block"), pattern(4096, 2)).unwrap();
     fs::write(staging.join("empty"), b"").unwrap();
+    // Content found at the entry's own path (no `src`): big enough that a size estimate that
+    // forgot it would not fit.
+    fs::write(staging.join("default-path"), pattern(6 << 20, 6)).unwrap();
     // Zero blocks in the middle and at the end: they become holes.
     let mut holes = pattern(70_000, 3);
     holes[8192..40960].fill(0);
@@ -63,6 +66,7 @@ hardlink /bin/tool3 target=/bin/tool2
 file /bin/stored sha256={store_hash} mode=0555
 file /bin/inline content=text:hello\\x20world mode=0600 xattr.user.note=text:small xattr.user.big={big_value}
 file /bin/empty src=empty
+file /default-path mode=0640
 file /bin/one src=one-block
 file /bin/holes src=holes
 file /bin/sparse-src src=sparse-src
