@@ -87,9 +87,9 @@ fn field(f: &mut Fields, key: &str, v: Vec<u8>) -> Result<(), String> {
             f.minor = Some(b);
         }
         _ => match key.strip_prefix("xattr.") {
-            Some(name) if !name.is_empty() => f
-                .xattrs
-                .push((name.as_bytes().to_vec(), parse_bytes_value(&v)?)),
+            Some(name) if !name.is_empty() => {
+                f.xattrs.push((unescape(name.as_bytes())?, parse_bytes_value(&v)?))
+            }
             _ => {
                 return Err(
                     "unknown key (expected mode, uid, gid, owner, mtime, atime, ctime, src, sha256, content, size, target, dev, major, minor, xattr.NAME)"
@@ -134,6 +134,8 @@ pub fn escape(b: &[u8]) -> String {
     for &c in b {
         match c {
             b'\\' => s.push_str("\\\\"),
+            // `=` separates keys from values.
+            b'=' => s.push_str("\\x3d"),
             b'!'..=b'~' => s.push(c as char),
             _ => s.push_str(&format!("\\x{c:02x}")),
         }
