@@ -83,7 +83,11 @@ enum Body<'a> {
 impl Opened<'_> {
     /// Bytes the content may occupy: 0 for an all-sparse file, else its size.
     pub fn stored_bound(&self) -> u64 {
-        if matches!(self.body, Body::Zero) { 0 } else { self.size }
+        if matches!(self.body, Body::Zero) {
+            0
+        } else {
+            self.size
+        }
     }
 }
 

@@ -87,9 +87,9 @@ fn field(f: &mut Fields, key: &str, v: Vec<u8>) -> Result<(), String> {
             f.minor = Some(b);
         }
         _ => match key.strip_prefix("xattr.") {
-            Some(name) if !name.is_empty() => {
-                f.xattrs.push((unescape(name.as_bytes())?, parse_bytes_value(&v)?))
-            }
+            Some(name) if !name.is_empty() => f
+                .xattrs
+                .push((unescape(name.as_bytes())?, parse_bytes_value(&v)?)),
             _ => {
                 return Err(
                     "unknown key (expected mode, uid, gid, owner, mtime, atime, ctime, src, sha256, content, size, target, dev, major, minor, xattr.NAME)"

@@ -13,8 +13,8 @@ mod write;
 use std::fmt;
 
 pub use lines::{escape as escape_line_token, unescape as unescape_line_token};
-pub use write::WriteError;
 pub use value::{parse_bytes_value, parse_hex as parse_hex_bytes, parse_mode, parse_timestamp};
+pub use write::WriteError;
 
 use crate::format::Timestamp;
 
