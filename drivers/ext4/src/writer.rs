@@ -494,7 +494,10 @@ struct Writer<'a> {
     file: &'a File,
     out: &'a Path,
     data: SeqWriter,
+    /// The inode table of group `itable_group`, up to its highest inode stored so far.
+    /// Inodes are stored in increasing order, so one group's table is enough in memory.
     itable: Vec<u8>,
+    itable_group: u32,
     fs_seed: Option<u32>,
     params: dir::Params,
     xblocks: Vec<XattrBlock>,
@@ -532,7 +535,8 @@ impl<'a> Writer<'a> {
                 len: 0,
                 bs,
             },
-            itable: vec![0; tree.max_ino as usize * INODE_SIZE as usize],
+            itable: Vec::new(),
+            itable_group: 0,
             fs_seed: o.features.metadata_csum.then(|| csum::fs_seed(&uuid)),
             params: dir_params(o, &hash_seed),
             xblocks: Vec::new(),
@@ -631,13 +635,45 @@ impl<'a> Writer<'a> {
         }
     }
 
-    fn store_inode(&mut self, ino: u32, inode: &Inode) {
-        let at = (ino as usize - 1) * INODE_SIZE as usize;
+    fn store_inode(&mut self, ino: u32, inode: &Inode) -> Result<(), WriteError> {
+        let isz = INODE_SIZE as usize;
+        let ipg = self.geo.inodes_per_group;
+        let group = (ino - 1) / ipg;
+        let idx = ((ino - 1) % ipg) as usize;
+        if group < self.itable_group {
+            // Not expected (inodes come in order), but always correct: write it in place.
+            let mut one = vec![0u8; isz];
+            inode.encode(ino, self.fs_seed, &mut one);
+            let at = self.geo.meta[group as usize].inode_table * u64::from(self.o.block_size)
+                + (idx * isz) as u64;
+            return self.file.write_all_at(&one, at).map_err(|e| self.io(e));
+        }
+        if group > self.itable_group {
+            self.flush_itable()?;
+            self.itable_group = group;
+        }
+        if self.itable.len() < (idx + 1) * isz {
+            self.itable.resize((idx + 1) * isz, 0);
+        }
         inode.encode(
             ino,
             self.fs_seed,
-            &mut self.itable[at..at + INODE_SIZE as usize],
+            &mut self.itable[idx * isz..(idx + 1) * isz],
         );
+        Ok(())
+    }
+
+    /// Write the inode table held in memory (the rest of every table stays zero).
+    fn flush_itable(&mut self) -> Result<(), WriteError> {
+        if !self.itable.is_empty() {
+            let at = self.geo.meta[self.itable_group as usize].inode_table
+                * u64::from(self.o.block_size);
+            self.file
+                .write_all_at(&self.itable, at)
+                .map_err(|e| self.io(e))?;
+            self.itable.clear();
+        }
+        Ok(())
     }
 
     fn write_journal(&mut self, blocks: u32) -> Result<(), WriteError> {
@@ -675,7 +711,7 @@ impl<'a> Writer<'a> {
         let extra = self.map(JOURNAL_INO, &lruns, &mut inode, &entry)?;
         inode.sectors = (u64::from(blocks) + extra) * u64::from(self.o.block_size / 512);
         self.jnl_backup = Some((inode.i_block, size));
-        self.store_inode(JOURNAL_INO, &inode);
+        self.store_inode(JOURNAL_INO, &inode)?;
         Ok(())
     }
 
@@ -828,7 +864,7 @@ impl<'a> Writer<'a> {
                 max: max_file_bytes(self.o),
             });
         }
-        self.store_inode(ino, &inode);
+        self.store_inode(ino, &inode)?;
         Ok(())
     }
 
@@ -861,21 +897,9 @@ impl<'a> Writer<'a> {
                     source: e,
                 })?;
         }
-        // Inode tables (only the part that holds used inodes; the rest is already zero).
+        self.flush_itable()?;
         let ipg = geo.inodes_per_group;
         let max_ino = self.tree.max_ino;
-        for g in 0..geo.groups {
-            let first = g * ipg + 1;
-            if first > max_ino {
-                break;
-            }
-            let last = ((g + 1) * ipg).min(max_ino);
-            let bytes = &self.itable
-                [(first as usize - 1) * INODE_SIZE as usize..last as usize * INODE_SIZE as usize];
-            self.file
-                .write_all_at(bytes, geo.meta[g as usize].inode_table * bs)
-                .map_err(|e| self.io(e))?;
-        }
         // Bitmaps and group descriptors.
         let csum = f.metadata_csum;
         let high = self.alloc.high_water();
