@@ -82,7 +82,7 @@ BYTES=$(find "$TREE" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 MANIFEST="$WORK/manifest.txt"
 
 # name -> command (the image path is appended)
-run_mke2fs() { mke2fs -q -F -t ext4 -b 4096 -O ^resize_inode -E root_owner=0:0 -d "$TREE" "$1" "$SIZE" 2>/dev/null; }
+run_mke2fs() { mke2fs -q -F -t ext4 -b 4096 -O ^resize_inode -E root_owner=0:0 -d "$TREE" "$1" "$SIZE" >/dev/null 2>&1; }
 run_fromdir() { "$OURS" --from-dir "$TREE" --owner 0:0 --size "$SIZE" --out "$1" >/dev/null; }
 run_manifest() { "$OURS" --manifest "$MANIFEST" --staging "$TREE" --size "$SIZE" --out "$1" >/dev/null; }
 
