@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::ImageError;
 use crate::content::{ContentError, Sources};
 use crate::format::Timestamp;
 use crate::from_dir::{FromDirError, Owner, manifest_from_dir};
@@ -10,7 +11,7 @@ use crate::manifest::{Format, Manifest, ManifestError, parse_timestamp};
 use crate::options::{
     Features, FsType, Inodes, Options, OptionsError, Size, parse_size, parse_uuid,
 };
-use crate::writer::{ImageError, Report, write_image};
+use crate::writer::{Report, write_image};
 
 /// Write an ext4 image from a manifest (or a directory tree).
 #[derive(Clone, Debug, clap::Args)]

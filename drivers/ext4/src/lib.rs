@@ -23,4 +23,19 @@ pub mod writer;
 pub use content::Sources;
 pub use manifest::{Entry, Format, Kind, Manifest};
 pub use options::{Features, FsType, Inodes, Options, Size};
-pub use writer::{ImageError, Report, write_image};
+pub use writer::{Report, write_image};
+
+/// Error of [`write_image`]: every module's error, each naming the entry or option at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(transparent)]
+    Options(#[from] options::OptionsError),
+    #[error(transparent)]
+    Tree(#[from] tree::TreeError),
+    #[error(transparent)]
+    Layout(#[from] layout::LayoutError),
+    #[error(transparent)]
+    Content(#[from] content::ContentError),
+    #[error(transparent)]
+    Write(#[from] writer::WriteError),
+}

@@ -9,6 +9,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::ImageError;
 use crate::alloc::{Allocator, Full};
 use crate::content::{BlockReader, ContentError, Sources};
 use crate::format::blockmap::{self, BlockMap};
@@ -22,8 +23,8 @@ use crate::format::xattr::{self, XattrError};
 use crate::format::{INODE_SIZE, JOURNAL_INO, csum, journal};
 use crate::layout::{Geometry, LayoutError};
 use crate::manifest::{EntryRef, Location, Manifest};
-use crate::options::{Inodes, Options, OptionsError, Size, format_uuid};
-use crate::tree::{Defaults, Node, NodeKind, Tree, TreeError};
+use crate::options::{Inodes, Options, Size, format_uuid};
+use crate::tree::{Defaults, Node, NodeKind, Tree};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -103,21 +104,6 @@ impl std::fmt::Display for Report {
         )?;
         write!(f, "journal    {} blocks", self.journal_blocks)
     }
-}
-
-/// Top-level error of `write_image`.
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    #[error(transparent)]
-    Options(#[from] OptionsError),
-    #[error(transparent)]
-    Tree(#[from] TreeError),
-    #[error(transparent)]
-    Layout(#[from] LayoutError),
-    #[error(transparent)]
-    Content(#[from] ContentError),
-    #[error(transparent)]
-    Write(#[from] WriteError),
 }
 
 /// Write the image described by `manifest` and `opts` to `out`, reading content from `sources`.
