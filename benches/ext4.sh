@@ -89,6 +89,7 @@ run_manifest() { "$OURS" --manifest "$MANIFEST" --staging "$TREE" --size "$SIZE"
 timed() { # name fn -> appends "seconds maxrss_kb" to $WORK/name.times
   local img="$WORK/$1.img"
   rm -f "$img"
+  sync  # start every run with no writeback pending from the previous one
   /usr/bin/time -f "%e %M" -o "$WORK/$1.last" bash -c "$(declare -f "$2"); OURS='$OURS' TREE='$TREE' SIZE='$SIZE' MANIFEST='$MANIFEST' $2 '$img'"
   cat "$WORK/$1.last" >> "$WORK/$1.times"
 }
