@@ -13,6 +13,7 @@ mod init;
 pub mod output;
 mod project;
 mod refs;
+mod source;
 
 pub use project::Session;
 
@@ -72,6 +73,8 @@ pub enum Command {
     Refs(refs::RefsArgs),
     /// Check every sandbox layer; non-zero when a required one is missing.
     Doctor,
+    /// Fetch or verify unit sources (the content-addressed store).
+    Source(source::SourceArgs),
     /// Print the version.
     Version,
 }
@@ -104,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Desc(a) => desc::run(&g, a),
         Command::Refs(a) => refs::run(&g, a),
         Command::Doctor => doctor::run(&g),
+        Command::Source(a) => source::run(&g, a),
         Command::Version => {
             output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
             Ok(exit::OK)

@@ -65,7 +65,8 @@ fn copy_limited(url: &str, r: &mut dyn Read, w: &mut dyn Write, limit: u64) -> R
         if total > limit {
             return Err(FetchError::TooLarge { url: url.into(), limit });
         }
-        w.write_all(&buf[..n]).map_err(|e| FetchError::Network { url: url.into(), message: format!("writing: {e}") })?;
+        w.write_all(&buf[..n])
+            .map_err(|e| FetchError::Network { url: url.into(), message: format!("writing: {e}") })?;
     }
 }
 
@@ -93,15 +94,23 @@ pub fn fetch(
     let mut last = None;
     for attempt in 1..=opts.attempts.max(1) {
         if attempt > 1 {
-            reset().map_err(|e| FetchError::Network { url: url.into(), message: format!("resetting the download: {e}") })?;
+            reset().map_err(|e| FetchError::Network {
+                url: url.into(),
+                message: format!("resetting the download: {e}"),
+            })?;
             std::thread::sleep(delay);
             delay *= 2;
         }
         let result = (|| {
-            let resp = agent.get(url).call().map_err(|e| FetchError::Network { url: url.into(), message: e.to_string() })?;
+            let resp =
+                agent.get(url).call().map_err(|e| FetchError::Network { url: url.into(), message: e.to_string() })?;
             let status = resp.status().as_u16();
             if status != 200 {
-                return Err(FetchError::Status { url: url.into(), status, transient: status >= 500 || status == 408 || status == 429 });
+                return Err(FetchError::Status {
+                    url: url.into(),
+                    status,
+                    transient: status >= 500 || status == 408 || status == 429,
+                });
             }
             let mut body = resp.into_body();
             let mut reader = body.with_config().limit(opts.max_bytes.saturating_add(1)).reader();
@@ -119,7 +128,13 @@ pub fn fetch(
     Err(last.unwrap_or_else(|| FetchError::Network { url: url.into(), message: "no attempt was made".into() }))
 }
 
-fn fetch_file(url: &str, path: &Path, root: &Path, opts: &FetchOptions, out: &mut dyn Write) -> Result<u64, FetchError> {
+fn fetch_file(
+    url: &str,
+    path: &Path,
+    root: &Path,
+    opts: &FetchOptions,
+    out: &mut dyn Write,
+) -> Result<u64, FetchError> {
     let err = |m: String| FetchError::File { url: url.into(), message: m };
     if !path.is_absolute() {
         return Err(err("a file:// URL needs an absolute path".into()));
@@ -127,7 +142,11 @@ fn fetch_file(url: &str, path: &Path, root: &Path, opts: &FetchOptions, out: &mu
     let real = path.canonicalize().map_err(|e| err(e.to_string()))?;
     let root = root.canonicalize().map_err(|e| err(e.to_string()))?;
     if !real.starts_with(&root) {
-        return Err(err(format!("resolves to {}, outside the project {}; file:// sources must live in the project", real.display(), root.display())));
+        return Err(err(format!(
+            "resolves to {}, outside the project {}; file:// sources must live in the project",
+            real.display(),
+            root.display()
+        )));
     }
     if !real.is_file() {
         return Err(err("not a regular file".into()));

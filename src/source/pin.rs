@@ -15,11 +15,15 @@ pub enum Pin {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PinError {
-    #[error("unit {unit:?}: field `sha256` is missing: {url} is not pinned (add `sha256 = \"<hex>\"`; `yoe source fetch --allow-unpinned {unit}` prints it)")]
+    #[error(
+        "unit {unit:?}: field `sha256` is missing: {url} is not pinned (add `sha256 = \"<hex>\"`; `yoe source fetch --allow-unpinned {unit}` prints it)"
+    )]
     MissingSha256 { unit: String, url: String },
     #[error("unit {unit:?}: field `sha256` must be 64 lowercase hex digits, got {got:?}")]
     BadSha256 { unit: String, got: String },
-    #[error("unit {unit:?}: field `commit` is missing: git source {url} needs a full 40-hex commit (`tag`/`branch` alone can move)")]
+    #[error(
+        "unit {unit:?}: field `commit` is missing: git source {url} needs a full 40-hex commit (`tag`/`branch` alone can move)"
+    )]
     MissingCommit { unit: String, url: String },
     #[error("unit {unit:?}: field `source` {url:?}: unsupported scheme (use https://, http://, file:// or a git URL)")]
     Scheme { unit: String, url: String },

@@ -16,8 +16,8 @@ pub enum SourceError {
     Fetch { unit: String, sha256: String, attempts: Vec<String> },
     #[error("unit {unit:?}: {message}")]
     Store { unit: String, message: String },
-    #[error("unit {unit:?}: extracting {}: {source}", object.display())]
-    Extract { unit: String, object: PathBuf, source: yoe_extract::ExtractError },
+    #[error("unit {unit:?}: extracting source {url} (store object {}): {source}", object.display())]
+    Extract { unit: String, url: String, object: PathBuf, source: Box<yoe_extract::ExtractError> },
     #[error("unit {unit:?}: git sources are not supported yet ({url})")]
     Git { unit: String, url: String },
 }
@@ -45,7 +45,12 @@ pub struct Fetched {
 
 impl Sources {
     pub fn new(cache_dir: &Path, file_root: &Path) -> Sources {
-        Sources { store: Store::new(cache_dir), options: FetchOptions::default(), file_root: file_root.to_path_buf(), allow_unpinned: false }
+        Sources {
+            store: Store::new(cache_dir),
+            options: FetchOptions::default(),
+            file_root: file_root.to_path_buf(),
+            allow_unpinned: false,
+        }
     }
 
     /// Make sure the unit's pinned source is in the store; `Ok(None)` if it has none.
@@ -70,7 +75,10 @@ impl Sources {
                     match self.fetch_one(url, sha256.as_deref()) {
                         Ok((object, sha)) => {
                             if sha256.is_none() {
-                                notify(&format!("{}: fetched {url} UNPINNED; pin it with sha256 = \"{sha}\"", unit.name));
+                                notify(&format!(
+                                    "{}: fetched {url} UNPINNED; pin it with sha256 = \"{sha}\"",
+                                    unit.name
+                                ));
                             }
                             return Ok(Some(Fetched { object, sha256: sha, reused: false }));
                         }
@@ -80,7 +88,11 @@ impl Sources {
                         }
                     }
                 }
-                Err(SourceError::Fetch { unit: unit.name.clone(), sha256: sha256.unwrap_or_else(|| "(unpinned)".into()), attempts })
+                Err(SourceError::Fetch {
+                    unit: unit.name.clone(),
+                    sha256: sha256.unwrap_or_else(|| "(unpinned)".into()),
+                    attempts,
+                })
             }
         }
     }
@@ -109,7 +121,12 @@ impl Sources {
         // extract() wants a missing or empty destination.
         let opts = yoe_extract::ExtractOptions::default().name_hint(std::ffi::OsStr::new(&name));
         let _ = std::fs::remove_dir(src);
-        yoe_extract::extract(&f.object, src, &opts).map_err(|source| SourceError::Extract { unit: unit.name.clone(), object: f.object.clone(), source })?;
+        yoe_extract::extract(&f.object, src, &opts).map_err(|source| SourceError::Extract {
+            unit: unit.name.clone(),
+            url: unit.source.clone(),
+            object: f.object.clone(),
+            source: Box::new(source),
+        })?;
         Ok(true)
     }
 }

@@ -124,7 +124,10 @@ mod tests {
         assert!(!path.exists(), "a corrupt object is removed");
         let mut p = s.begin().unwrap();
         p.write_all(b"other").unwrap();
-        assert!(matches!(s.commit(p, Some(&sha)), Err(StoreError::Corrupt { .. })), "wrong bytes never enter the store");
+        assert!(
+            matches!(s.commit(p, Some(&sha)), Err(StoreError::Corrupt { .. })),
+            "wrong bytes never enter the store"
+        );
         assert_eq!(s.get(&sha).unwrap(), None);
     }
 }

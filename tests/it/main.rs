@@ -8,5 +8,6 @@ mod load_errors;
 mod loader;
 mod sandbox_api;
 mod sandbox_battery;
+mod sources;
 mod support;
 mod unsafe_audit;

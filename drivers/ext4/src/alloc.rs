@@ -17,12 +17,7 @@ pub struct Allocator {
 
 impl Allocator {
     pub fn new(g: &Geometry) -> Allocator {
-        Allocator {
-            reserved: g.reserved.clone(),
-            idx: 0,
-            next: g.first_data_block,
-            end: g.blocks_count,
-        }
+        Allocator { reserved: g.reserved.clone(), idx: 0, next: g.first_data_block, end: g.blocks_count }
     }
 
     /// Move `next` past any reserved range it sits in.
@@ -54,10 +49,7 @@ impl Allocator {
         let mut runs = Vec::new();
         while n > 0 {
             self.skip_reserved();
-            let stop = self
-                .reserved
-                .get(self.idx)
-                .map_or(self.end, |r| r.0.min(self.end));
+            let stop = self.reserved.get(self.idx).map_or(self.end, |r| r.0.min(self.end));
             if self.next >= stop {
                 return Err(Full);
             }

@@ -8,21 +8,14 @@ use crate::content::{ContentError, Sources};
 use crate::format::Timestamp;
 use crate::from_dir::{FromDirError, Owner, manifest_from_dir};
 use crate::manifest::{Format, Manifest, ManifestError, parse_timestamp};
-use crate::options::{
-    Features, FsType, Inodes, Options, OptionsError, Size, parse_size, parse_uuid,
-};
+use crate::options::{Features, FsType, Inodes, Options, OptionsError, Size, parse_size, parse_uuid};
 use crate::writer::{Report, write_image};
 
 /// Write an ext4 image from a manifest (or a directory tree).
 #[derive(Clone, Debug, clap::Args)]
 pub struct Ext4Args {
     /// Manifest listing every entry (JSON or the line format).
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "from_dir",
-        conflicts_with = "from_dir"
-    )]
+    #[arg(long, value_name = "FILE", required_unless_present = "from_dir", conflicts_with = "from_dir")]
     pub manifest: Option<PathBuf>,
     /// Manifest format; guessed from the first byte (`{` is JSON) when not given.
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -46,12 +39,7 @@ pub struct Ext4Args {
     #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
     pub size: Option<u64>,
     /// With a computed size: free space to leave, in percent of the content.
-    #[arg(
-        long,
-        value_name = "PERCENT",
-        default_value_t = 20,
-        conflicts_with = "size"
-    )]
+    #[arg(long, value_name = "PERCENT", default_value_t = 20, conflicts_with = "size")]
     pub margin: u32,
     /// Block size: 1024, 2048 or 4096.
     #[arg(long, value_name = "BYTES", default_value_t = 4096)]
@@ -91,10 +79,7 @@ pub struct Ext4Args {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("reading manifest {path}: {source}")]
-    ReadManifest {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ReadManifest { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     #[error(transparent)]
@@ -129,9 +114,7 @@ impl Ext4Args {
         let o = Options {
             size: match self.size {
                 Some(n) => Size::Fixed(n),
-                None => Size::Auto {
-                    margin_percent: self.margin,
-                },
+                None => Size::Auto { margin_percent: self.margin },
             },
             block_size: self.block_size,
             inodes: match (self.inodes, self.inode_ratio) {
@@ -158,13 +141,8 @@ pub fn run(args: &Ext4Args) -> Result<Report, Error> {
     let (manifest, staging) = match (&args.manifest, &args.from_dir) {
         (_, Some(dir)) => (manifest_from_dir(dir, args.owner)?, Some(dir.clone())),
         (Some(path), None) => {
-            let bytes = std::fs::read(path).map_err(|source| Error::ReadManifest {
-                path: path.clone(),
-                source,
-            })?;
-            let format = args
-                .manifest_format
-                .unwrap_or_else(|| Manifest::detect(&bytes));
+            let bytes = std::fs::read(path).map_err(|source| Error::ReadManifest { path: path.clone(), source })?;
+            let format = args.manifest_format.unwrap_or_else(|| Manifest::detect(&bytes));
             (Manifest::parse(&bytes, format)?, args.staging.clone())
         }
         (None, None) => (Manifest::default(), args.staging.clone()),

@@ -18,46 +18,22 @@ use crate::manifest::{EntryRef, FileContent, show_bytes};
 pub enum ContentError {
     #[error("staging directory {path}: {source}")]
     Staging { path: PathBuf, source: io::Error },
-    #[error(
-        "{entry}: has no content (no `src`, `sha256`, `content` or `size`) and no staging directory was given"
-    )]
+    #[error("{entry}: has no content (no `src`, `sha256`, `content` or `size`) and no staging directory was given")]
     NoContent { entry: EntryRef },
     #[error("{entry}: content is in the store (sha256 only) but no store directory was given")]
     NoStore { entry: EntryRef },
     #[error("{entry}: cannot open `{what}`: {source}")]
-    Open {
-        entry: EntryRef,
-        what: String,
-        source: io::Error,
-    },
+    Open { entry: EntryRef, what: String, source: io::Error },
     #[error("{entry}: `{what}` is not a regular file")]
     NotRegular { entry: EntryRef, what: String },
     #[error("{entry}: `{what}` is {actual} bytes, the manifest says {expected}")]
-    SizeMismatch {
-        entry: EntryRef,
-        what: String,
-        expected: u64,
-        actual: u64,
-    },
+    SizeMismatch { entry: EntryRef, what: String, expected: u64, actual: u64 },
     #[error("{entry}: `{what}` changed while it was read (size {expected} at open)")]
-    Changed {
-        entry: EntryRef,
-        what: String,
-        expected: u64,
-    },
+    Changed { entry: EntryRef, what: String, expected: u64 },
     #[error("{entry}: reading `{what}`: {source}")]
-    Read {
-        entry: EntryRef,
-        what: String,
-        source: io::Error,
-    },
+    Read { entry: EntryRef, what: String, source: io::Error },
     #[error("{entry}: `{what}` has SHA-256 {actual}, the manifest says {expected}")]
-    HashMismatch {
-        entry: EntryRef,
-        what: String,
-        expected: String,
-        actual: String,
-    },
+    HashMismatch { entry: EntryRef, what: String, expected: String, actual: String },
 }
 
 /// Where content comes from: the staging tree and the content store.
@@ -83,11 +59,7 @@ enum Body<'a> {
 impl Opened<'_> {
     /// Bytes the content may occupy: 0 for an all-sparse file, else its size.
     pub fn stored_bound(&self) -> u64 {
-        if matches!(self.body, Body::Zero) {
-            0
-        } else {
-            self.size
-        }
+        if matches!(self.body, Body::Zero) { 0 } else { self.size }
     }
 }
 
@@ -96,46 +68,24 @@ impl Sources {
         let staging = match staging {
             None => None,
             Some(p) => {
-                let fd = rustix::fs::open(
-                    p,
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| ContentError::Staging {
-                    path: p.to_owned(),
-                    source: e.into(),
-                })?;
+                let fd = rustix::fs::open(p, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(|e| ContentError::Staging { path: p.to_owned(), source: e.into() })?;
                 Some((p.to_owned(), File::from(fd)))
             }
         };
-        Ok(Sources {
-            staging,
-            store: store.map(Path::to_owned),
-        })
+        Ok(Sources { staging, store: store.map(Path::to_owned) })
     }
 
     /// Open the content of a file entry. `path` is the entry's path in the image (used as the
     /// staging path when the entry names no content at all).
-    pub fn open<'a>(
-        &self,
-        c: &'a FileContent,
-        path: &[u8],
-        entry: &EntryRef,
-    ) -> Result<Opened<'a>, ContentError> {
+    pub fn open<'a>(&self, c: &'a FileContent, path: &[u8], entry: &EntryRef) -> Result<Opened<'a>, ContentError> {
         let opened = if let Some(data) = &c.data {
-            Opened {
-                size: data.len() as u64,
-                what: "inline content".into(),
-                body: Body::Inline(data),
-                expect: None,
-            }
+            Opened { size: data.len() as u64, what: "inline content".into(), body: Body::Inline(data), expect: None }
         } else if let Some(src) = &c.src {
             self.open_staging(src, entry)?
         } else if let Some(hash) = &c.sha256 {
             let Some(store) = &self.store else {
-                return Err(ContentError::NoStore {
-                    entry: entry.clone(),
-                });
+                return Err(ContentError::NoStore { entry: entry.clone() });
             };
             let hex = hex(hash);
             let p = store.join(&hex);
@@ -152,18 +102,11 @@ impl Sources {
             })?;
             regular(File::from(fd), what, entry)?
         } else if let Some(size) = c.size {
-            Opened {
-                size,
-                what: "sparse file".into(),
-                body: Body::Zero,
-                expect: None,
-            }
+            Opened { size, what: "sparse file".into(), body: Body::Zero, expect: None }
         } else if self.staging.is_some() {
             self.open_staging(path, entry)?
         } else {
-            return Err(ContentError::NoContent {
-                entry: entry.clone(),
-            });
+            return Err(ContentError::NoContent { entry: entry.clone() });
         };
         if let Some(expected) = c.size
             && expected != opened.size
@@ -175,17 +118,12 @@ impl Sources {
                 actual: opened.size,
             });
         }
-        Ok(Opened {
-            expect: c.sha256,
-            ..opened
-        })
+        Ok(Opened { expect: c.sha256, ..opened })
     }
 
     fn open_staging<'a>(&self, rel: &[u8], entry: &EntryRef) -> Result<Opened<'a>, ContentError> {
         let Some((root, dir)) = &self.staging else {
-            return Err(ContentError::NoContent {
-                entry: entry.clone(),
-            });
+            return Err(ContentError::NoContent { entry: entry.clone() });
         };
         let rel = rel.strip_prefix(b"/").unwrap_or(rel);
         let what = format!("{}/{}", root.display(), show_bytes(rel));
@@ -197,11 +135,7 @@ impl Sources {
             Mode::empty(),
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )
-        .map_err(|e| ContentError::Open {
-            entry: entry.clone(),
-            what: what.clone(),
-            source: e.into(),
-        })?;
+        .map_err(|e| ContentError::Open { entry: entry.clone(), what: what.clone(), source: e.into() })?;
         regular(File::from(fd), what, entry)
     }
 }
@@ -213,17 +147,9 @@ fn regular<'a>(f: File, what: String, entry: &EntryRef) -> Result<Opened<'a>, Co
         source: e.into(),
     })?;
     if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-        return Err(ContentError::NotRegular {
-            entry: entry.clone(),
-            what,
-        });
+        return Err(ContentError::NotRegular { entry: entry.clone(), what });
     }
-    Ok(Opened {
-        size: st.st_size as u64,
-        what,
-        body: Body::File(f),
-        expect: None,
-    })
+    Ok(Opened { size: st.st_size as u64, what, body: Body::File(f), expect: None })
 }
 
 pub fn hex(b: &[u8]) -> String {
@@ -268,13 +194,8 @@ impl<'a, 'b> BlockReader<'a, 'b> {
             Body::Zero => Vec::new(),
             _ if size == 0 => Vec::new(),
             Body::Inline(_) => vec![(0, whole)],
-            Body::File(f) if size >= SPARSE_PROBE_MIN => {
-                data_regions(f, size, bs as u64).map_err(|e| ContentError::Read {
-                    entry: entry.clone(),
-                    what: src.what.clone(),
-                    source: e,
-                })?
-            }
+            Body::File(f) if size >= SPARSE_PROBE_MIN => data_regions(f, size, bs as u64)
+                .map_err(|e| ContentError::Read { entry: entry.clone(), what: src.what.clone(), source: e })?,
             Body::File(_) => vec![(0, whole)],
         };
         if buf.len() < CHUNK.max(bs) {
@@ -296,11 +217,7 @@ impl<'a, 'b> BlockReader<'a, 'b> {
     }
 
     fn read_err(&self, e: io::Error) -> ContentError {
-        ContentError::Read {
-            entry: self.entry.clone(),
-            what: self.src.what.clone(),
-            source: e,
-        }
+        ContentError::Read { entry: self.entry.clone(), what: self.src.what.clone(), source: e }
     }
 
     /// Feed zeros to the hasher up to `to`.
@@ -418,9 +335,7 @@ impl<'a, 'b> BlockReader<'a, 'b> {
 /// True if every byte is zero (written to vectorise: no early exit inside a block).
 pub fn is_zero(b: &[u8]) -> bool {
     let (chunks, rest) = b.as_chunks::<16>();
-    let acc = chunks
-        .iter()
-        .fold(0u128, |a, c| a | u128::from_ne_bytes(*c));
+    let acc = chunks.iter().fold(0u128, |a, c| a | u128::from_ne_bytes(*c));
     acc == 0 && rest.iter().all(|&x| x == 0)
 }
 

@@ -30,17 +30,9 @@ pub struct Owner {
 impl std::str::FromStr for Owner {
     type Err = String;
     fn from_str(s: &str) -> Result<Owner, String> {
-        let (u, g) = s
-            .split_once(':')
-            .ok_or_else(|| format!("owner `{s}` is not UID:GID"))?;
-        let num = |x: &str| {
-            x.parse::<u32>()
-                .map_err(|_| format!("owner `{s}`: `{x}` is not a number"))
-        };
-        Ok(Owner {
-            uid: num(u)?,
-            gid: num(g)?,
-        })
+        let (u, g) = s.split_once(':').ok_or_else(|| format!("owner `{s}` is not UID:GID"))?;
+        let num = |x: &str| x.parse::<u32>().map_err(|_| format!("owner `{s}`: `{x}` is not a number"));
+        Ok(Owner { uid: num(u)?, gid: num(g)? })
     }
 }
 
@@ -49,20 +41,11 @@ impl std::str::FromStr for Owner {
 pub fn manifest_from_dir(dir: &Path, owner: Option<Owner>) -> Result<Manifest, FromDirError> {
     let mut entries = Vec::new();
     let mut seen: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    let walk_err = |path: &Path, e: io::Error| FromDirError::Walk {
-        path: path.to_owned(),
-        source: e,
-    };
-    for item in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
+    let walk_err = |path: &Path, e: io::Error| FromDirError::Walk { path: path.to_owned(), source: e };
+    for item in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
         let item = item.map_err(|e| {
             let path = e.path().map_or_else(|| dir.to_owned(), Path::to_owned);
-            FromDirError::Walk {
-                path,
-                source: e.into(),
-            }
+            FromDirError::Walk { path, source: e.into() }
         })?;
         let full = item.path();
         let rel = full.strip_prefix(dir).unwrap_or(full);
@@ -74,18 +57,14 @@ pub fn manifest_from_dir(dir: &Path, owner: Option<Owner>) -> Result<Manifest, F
             Kind::Dir
         } else if ft.is_symlink() {
             let t = fs::read_link(full).map_err(|e| walk_err(full, e))?;
-            Kind::Symlink {
-                target: t.as_os_str().as_bytes().to_vec(),
-            }
+            Kind::Symlink { target: t.as_os_str().as_bytes().to_vec() }
         } else if ft.is_file() {
             if md.nlink() > 1 {
                 if let Some(first) = seen.get(&(md.dev(), md.ino())) {
                     entries.push(Entry {
                         at: Location::FromDir,
                         path,
-                        kind: Kind::HardLink {
-                            target: first.clone(),
-                        },
+                        kind: Kind::HardLink { target: first.clone() },
                         mode: None,
                         uid: None,
                         gid: None,
@@ -105,24 +84,16 @@ pub fn manifest_from_dir(dir: &Path, owner: Option<Owner>) -> Result<Manifest, F
                 size: Some(md.len()),
             })
         } else if ft.is_char_device() {
-            Kind::CharDev {
-                major: rustix::fs::major(md.rdev()),
-                minor: rustix::fs::minor(md.rdev()),
-            }
+            Kind::CharDev { major: rustix::fs::major(md.rdev()), minor: rustix::fs::minor(md.rdev()) }
         } else if ft.is_block_device() {
-            Kind::BlockDev {
-                major: rustix::fs::major(md.rdev()),
-                minor: rustix::fs::minor(md.rdev()),
-            }
+            Kind::BlockDev { major: rustix::fs::major(md.rdev()), minor: rustix::fs::minor(md.rdev()) }
         } else if ft.is_fifo() {
             Kind::Fifo
         } else {
             Kind::Socket
         };
-        let t = Timestamp::new(md.mtime(), md.mtime_nsec() as u32).ok_or(FromDirError::Time {
-            path: full.to_owned(),
-            secs: md.mtime(),
-        })?;
+        let t = Timestamp::new(md.mtime(), md.mtime_nsec() as u32)
+            .ok_or(FromDirError::Time { path: full.to_owned(), secs: md.mtime() })?;
         let (uid, gid) = owner.map_or((md.uid(), md.gid()), |o| (o.uid, o.gid));
         entries.push(Entry {
             at: Location::FromDir,

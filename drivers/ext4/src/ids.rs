@@ -18,9 +18,7 @@ pub fn derive(tree: &Tree, o: &Options) -> ([u8; 16], [u8; 16]) {
     field(&o.block_size.to_le_bytes());
     match o.size {
         Size::Fixed(n) => field(&[b"fixed".as_slice(), &n.to_le_bytes()].concat()),
-        Size::Auto { margin_percent } => {
-            field(&[b"auto".as_slice(), &margin_percent.to_le_bytes()].concat())
-        }
+        Size::Auto { margin_percent } => field(&[b"auto".as_slice(), &margin_percent.to_le_bytes()].concat()),
     }
     match o.inodes {
         Inodes::Ratio(r) => field(&[b"ratio".as_slice(), &r.to_le_bytes()].concat()),
@@ -43,10 +41,7 @@ pub fn derive(tree: &Tree, o: &Options) -> ([u8; 16], [u8; 16]) {
                 field(b"file");
                 field(c.src.as_deref().unwrap_or(b"-"));
                 field(c.sha256.as_ref().map_or(&[][..], |s| &s[..]));
-                let data_hash: [u8; 32] = c
-                    .data
-                    .as_ref()
-                    .map_or([0; 32], |d| Sha256::digest(d).into());
+                let data_hash: [u8; 32] = c.data.as_ref().map_or([0; 32], |d| Sha256::digest(d).into());
                 field(&data_hash);
                 field(&c.size.map_or(u64::MAX, |s| s).to_le_bytes());
             }
@@ -54,22 +49,12 @@ pub fn derive(tree: &Tree, o: &Options) -> ([u8; 16], [u8; 16]) {
                 field(b"symlink");
                 field(t);
             }
-            NodeKind::CharDev { major, minor } => field(
-                &[
-                    b"char".as_slice(),
-                    &major.to_le_bytes(),
-                    &minor.to_le_bytes(),
-                ]
-                .concat(),
-            ),
-            NodeKind::BlockDev { major, minor } => field(
-                &[
-                    b"block".as_slice(),
-                    &major.to_le_bytes(),
-                    &minor.to_le_bytes(),
-                ]
-                .concat(),
-            ),
+            NodeKind::CharDev { major, minor } => {
+                field(&[b"char".as_slice(), &major.to_le_bytes(), &minor.to_le_bytes()].concat())
+            }
+            NodeKind::BlockDev { major, minor } => {
+                field(&[b"block".as_slice(), &major.to_le_bytes(), &minor.to_le_bytes()].concat())
+            }
             NodeKind::Fifo => field(b"fifo"),
             NodeKind::Socket => field(b"socket"),
             NodeKind::HardLink(t) => {

@@ -7,9 +7,7 @@ use crate::options::Features;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LayoutError {
-    #[error(
-        "a filesystem of {blocks} blocks of {block_size} bytes is too small to hold its own metadata"
-    )]
+    #[error("a filesystem of {blocks} blocks of {block_size} bytes is too small to hold its own metadata")]
     TooSmall { blocks: u64, block_size: u32 },
     #[error("a filesystem of {blocks} blocks needs the 64bit feature (more than 2^32 blocks)")]
     Needs64Bit { blocks: u64 },
@@ -50,12 +48,7 @@ const LOG_FLEX: u8 = 4;
 
 impl Geometry {
     /// Lay out a filesystem of `blocks` blocks with room for at least `inodes` inodes.
-    pub fn new(
-        block_size: u32,
-        blocks: u64,
-        inodes: u64,
-        f: &Features,
-    ) -> Result<Geometry, LayoutError> {
+    pub fn new(block_size: u32, blocks: u64, inodes: u64, f: &Features) -> Result<Geometry, LayoutError> {
         let bs = u64::from(block_size);
         let first_data_block = u64::from(block_size == 1024);
         let bpg = 8 * bs;
@@ -144,11 +137,7 @@ impl Geometry {
 
     /// Blocks at the start of group `g` taken by a superblock copy and descriptor table.
     pub fn super_blocks(&self, g: u32) -> u64 {
-        if self.has_super(g) {
-            1 + self.gdt_blocks
-        } else {
-            0
-        }
+        if self.has_super(g) { 1 + self.gdt_blocks } else { 0 }
     }
 
     /// Place bitmaps and inode tables. With flex_bg, those of 16 groups are packed at the start
@@ -157,23 +146,14 @@ impl Geometry {
         let flex = if flex_bg { 1u32 << LOG_FLEX } else { 1 };
         let mut supers: Vec<(u64, u64)> = (0..self.groups)
             .filter(|&g| self.has_super(g))
-            .map(|g| {
-                (
-                    self.group_first(g),
-                    self.group_first(g) + self.super_blocks(g),
-                )
-            })
+            .map(|g| (self.group_first(g), self.group_first(g) + self.super_blocks(g)))
             .collect();
         supers.sort_unstable();
         let mut meta = vec![GroupMeta::default(); self.groups as usize];
         let mut used: Vec<(u64, u64)> = Vec::new();
         for f0 in (0..self.groups).step_by(flex as usize) {
             let f1 = (f0 + flex).min(self.groups);
-            let limit = if flex_bg {
-                self.blocks_count
-            } else {
-                self.group_end(f0)
-            };
+            let limit = if flex_bg { self.blocks_count } else { self.group_end(f0) };
             let mut cursor = self.group_first(f0) + self.super_blocks(f0);
             let mut take = |len: u64, cursor: &mut u64| -> Option<u64> {
                 let start = find_free(&supers, *cursor, len);
@@ -282,12 +262,7 @@ mod tests {
                 }
                 all.sort_unstable();
                 for w in all.windows(2) {
-                    assert!(
-                        w[0].1 <= w[1].0,
-                        "{ft:?} {bs}: {:?} overlaps {:?}",
-                        w[0],
-                        w[1]
-                    );
+                    assert!(w[0].1 <= w[1].0, "{ft:?} {bs}: {:?} overlaps {:?}", w[0], w[1]);
                 }
                 assert!(all.last().unwrap().1 <= g.blocks_count);
             }

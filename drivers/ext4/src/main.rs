@@ -5,11 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(
-    name = "yoe-ext4",
-    version,
-    about = "Write a reproducible ext4 image from an ownership manifest"
-)]
+#[command(name = "yoe-ext4", version, about = "Write a reproducible ext4 image from an ownership manifest")]
 struct Cli {
     #[command(flatten)]
     args: yoe_ext4::cli::Ext4Args,
@@ -22,11 +18,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match yoe_ext4::cli::run(&cli.args) {
         Ok(report) => {
-            let text = if cli.json {
-                serde_json::to_string_pretty(&report).unwrap_or_default()
-            } else {
-                report.to_string()
-            };
+            let text =
+                if cli.json { serde_json::to_string_pretty(&report).unwrap_or_default() } else { report.to_string() };
             #[allow(clippy::print_stdout)]
             {
                 println!("{text}");

@@ -91,10 +91,7 @@ impl Features {
         };
         match t {
             FsType::Ext2 => ext2,
-            FsType::Ext3 => Features {
-                has_journal: true,
-                ..ext2
-            },
+            FsType::Ext3 => Features { has_journal: true, ..ext2 },
             FsType::Ext4 => Features {
                 has_journal: true,
                 extent: true,
@@ -246,11 +243,7 @@ pub fn parse_size(s: &str) -> Result<u64, OptionsError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(bad)
+    digits.parse::<u64>().ok().and_then(|n| n.checked_mul(mult)).ok_or_else(bad)
 }
 
 /// Parse a UUID in its usual text form into 16 bytes.
@@ -268,14 +261,7 @@ pub fn parse_uuid(s: &str) -> Result<[u8; 16], OptionsError> {
 /// Format 16 bytes as a UUID.
 pub fn format_uuid(u: &[u8; 16]) -> String {
     let h: String = u.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 #[cfg(test)]

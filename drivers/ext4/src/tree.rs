@@ -13,9 +13,7 @@ use crate::manifest::{EntryRef, FileContent, Kind, Location, Manifest, show_byte
 pub enum TreeError {
     #[error("{0}: path is empty (use `/` for the root)")]
     EmptyPath(EntryRef),
-    #[error(
-        "{0}: path has an empty, `.` or `..` component; write each path in normal form like /usr/bin/sh"
-    )]
+    #[error("{0}: path has an empty, `.` or `..` component; write each path in normal form like /usr/bin/sh")]
     BadComponent(EntryRef),
     #[error("{0}: a name contains a NUL byte")]
     NulInName(EntryRef),
@@ -47,9 +45,7 @@ pub enum TreeError {
     SymlinkTooLong(EntryRef, usize, usize, u32),
     #[error("{0}: {1}")]
     Xattr(EntryRef, XattrError),
-    #[error(
-        "{0}: `user.` xattrs belong on files and directories only (the kernel hides them on a {1})"
-    )]
+    #[error("{0}: `user.` xattrs belong on files and directories only (the kernel hides them on a {1})")]
     UserXattrOnSpecial(EntryRef, &'static str),
     #[error("{0}: `src` is empty or contains a NUL byte")]
     BadSrc(EntryRef),
@@ -149,10 +145,7 @@ impl Node {
     pub fn entry_ref(&self) -> EntryRef {
         let mut p = b"/".to_vec();
         p.extend_from_slice(&self.path);
-        EntryRef {
-            at: self.at.clone(),
-            path: p,
-        }
+        EntryRef { at: self.at.clone(), path: p }
     }
 
     pub fn file_type(&self, tree: &Tree) -> FileType {
@@ -187,9 +180,7 @@ impl Tree {
                 return Err(TreeError::Duplicate(r, nodes[prev].at.clone()));
             }
             let kind = match &e.kind {
-                Kind::Dir => NodeKind::Dir {
-                    children: Vec::new(),
-                },
+                Kind::Dir => NodeKind::Dir { children: Vec::new() },
                 Kind::File(c) => {
                     if let Some(src) = &c.src
                         && (src.is_empty() || src.contains(&0))
@@ -203,14 +194,8 @@ impl Tree {
                     NodeKind::Symlink(target.clone())
                 }
                 Kind::HardLink { .. } => NodeKind::HardLink(usize::MAX),
-                Kind::CharDev { major, minor } => NodeKind::CharDev {
-                    major: *major,
-                    minor: *minor,
-                },
-                Kind::BlockDev { major, minor } => NodeKind::BlockDev {
-                    major: *major,
-                    minor: *minor,
-                },
+                Kind::CharDev { major, minor } => NodeKind::CharDev { major: *major, minor: *minor },
+                Kind::BlockDev { major, minor } => NodeKind::BlockDev { major: *major, minor: *minor },
                 Kind::Fifo => NodeKind::Fifo,
                 Kind::Socket => NodeKind::Socket,
             };
@@ -231,11 +216,8 @@ impl Tree {
             for (name, value) in &e.xattrs {
                 xattrs.push(Attr::new(name, value).map_err(|x| TreeError::Xattr(r.clone(), x))?);
             }
-            xattr::sort_attrs(&mut xattrs, attr_name)
-                .map_err(|x| TreeError::Xattr(r.clone(), x))?;
-            if xattrs.iter().any(|a| a.index == 1)
-                && !matches!(kind, NodeKind::Dir { .. } | NodeKind::File(_))
-            {
+            xattr::sort_attrs(&mut xattrs, attr_name).map_err(|x| TreeError::Xattr(r.clone(), x))?;
+            if xattrs.iter().any(|a| a.index == 1) && !matches!(kind, NodeKind::Dir { .. } | NodeKind::File(_)) {
                 return Err(TreeError::UserXattrOnSpecial(r, kind.name()));
             }
             let meta = Meta {
@@ -248,32 +230,14 @@ impl Tree {
                 xattrs,
             };
             by_path.insert(path.clone(), nodes.len());
-            nodes.push(Node {
-                path,
-                parent: usize::MAX,
-                kind,
-                meta,
-                ino: 0,
-                links: 0,
-                at: e.at.clone(),
-            });
+            nodes.push(Node { path, parent: usize::MAX, kind, meta, ino: 0, links: 0, at: e.at.clone() });
         }
 
         let implicit_dir = |path: &[u8], perm: u16| Node {
             path: path.to_vec(),
             parent: usize::MAX,
-            kind: NodeKind::Dir {
-                children: Vec::new(),
-            },
-            meta: Meta {
-                perm,
-                uid: 0,
-                gid: 0,
-                mtime: d.time,
-                atime: d.time,
-                ctime: d.time,
-                xattrs: Vec::new(),
-            },
+            kind: NodeKind::Dir { children: Vec::new() },
+            meta: Meta { perm, uid: 0, gid: 0, mtime: d.time, atime: d.time, ctime: d.time, xattrs: Vec::new() },
             ino: 0,
             links: 0,
             at: Location::Implicit,
@@ -299,10 +263,7 @@ impl Tree {
             let (parent_path, name) = (parent_path.to_vec(), name.to_vec());
             let parent_path = parent_path.as_slice();
             let Some(&p) = by_path.get(parent_path) else {
-                return Err(TreeError::MissingParent(
-                    nodes[i].entry_ref(),
-                    format!("/{}", show_bytes(parent_path)),
-                ));
+                return Err(TreeError::MissingParent(nodes[i].entry_ref(), format!("/{}", show_bytes(parent_path))));
             };
             if !matches!(nodes[p].kind, NodeKind::Dir { .. }) {
                 return Err(TreeError::ParentNotDir(
@@ -339,10 +300,7 @@ impl Tree {
             let mut steps = 0usize;
             let resolved = loop {
                 let Some(&t) = by_path.get(t_path) else {
-                    return Err(TreeError::MissingLinkTarget(
-                        r,
-                        format!("/{}", show_bytes(t_path)),
-                    ));
+                    return Err(TreeError::MissingLinkTarget(r, format!("/{}", show_bytes(t_path))));
                 };
                 match &nodes[t].kind {
                     NodeKind::Dir { .. } => {
@@ -364,10 +322,8 @@ impl Tree {
         // Inode numbers: root 2, lost+found 11 when it is a directory at the root, then
         // depth-first in name order.
         let mut order = Vec::with_capacity(nodes.len());
-        let lpf = by_path
-            .get(b"lost+found".as_slice())
-            .copied()
-            .filter(|&i| matches!(nodes[i].kind, NodeKind::Dir { .. }));
+        let lpf =
+            by_path.get(b"lost+found".as_slice()).copied().filter(|&i| matches!(nodes[i].kind, NodeKind::Dir { .. }));
         nodes[0].ino = ROOT_INO;
         order.push(0);
         let mut next: u64 = 11;
@@ -411,10 +367,8 @@ impl Tree {
         for i in 0..nodes.len() {
             match nodes[i].kind {
                 NodeKind::Dir { ref children } => {
-                    let subdirs = children
-                        .iter()
-                        .filter(|c| matches!(nodes[c.1].kind, NodeKind::Dir { .. }))
-                        .count() as u64;
+                    let subdirs =
+                        children.iter().filter(|c| matches!(nodes[c.1].kind, NodeKind::Dir { .. })).count() as u64;
                     links[i] += 2 + subdirs;
                 }
                 NodeKind::HardLink(t) => links[t] += 1,
@@ -441,11 +395,7 @@ impl Tree {
             };
         }
         let max_ino = (next - 1) as u32;
-        Ok(Tree {
-            nodes,
-            order,
-            max_ino,
-        })
+        Ok(Tree { nodes, order, max_ino })
     }
 
     /// Number of inodes in use, including the reserved ones (1..=10).
@@ -484,11 +434,7 @@ fn normalize(p: &[u8], r: &EntryRef) -> Result<Vec<u8>, TreeError> {
             return Err(TreeError::BadComponent(r.clone()));
         }
         if comp.len() > 255 {
-            return Err(TreeError::NameTooLong(
-                r.clone(),
-                show_bytes(&comp[..32]) + "...",
-                comp.len(),
-            ));
+            return Err(TreeError::NameTooLong(r.clone(), show_bytes(&comp[..32]) + "...", comp.len()));
         }
     }
     Ok(rel.to_vec())
@@ -510,12 +456,7 @@ fn check_symlink(t: &[u8], block_size: u32, r: &EntryRef) -> Result<(), TreeErro
     }
     let max = block_size as usize - 1;
     if t.len() > max {
-        return Err(TreeError::SymlinkTooLong(
-            r.clone(),
-            t.len(),
-            max,
-            block_size,
-        ));
+        return Err(TreeError::SymlinkTooLong(r.clone(), t.len(), max, block_size));
     }
     Ok(())
 }

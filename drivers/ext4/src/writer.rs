@@ -16,9 +16,7 @@ use crate::format::blockmap::{self, BlockMap};
 use crate::format::dir::{self, DirError};
 use crate::format::extent::{self, Extent};
 use crate::format::inode::{self, EXT4_EXTENTS_FL, EXT4_INDEX_FL, Inode};
-use crate::format::superblock::{
-    BG_INODE_UNINIT, BG_INODE_ZEROED, GroupDesc, Superblock, compat, incompat, ro_compat,
-};
+use crate::format::superblock::{BG_INODE_UNINIT, BG_INODE_ZEROED, GroupDesc, Superblock, compat, incompat, ro_compat};
 use crate::format::xattr::{self, XattrError};
 use crate::format::{INODE_SIZE, JOURNAL_INO, csum, journal};
 use crate::layout::{Geometry, LayoutError};
@@ -28,34 +26,20 @@ use crate::tree::{Defaults, Node, NodeKind, Tree};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error(
-        "{entry}: does not fit, the filesystem ({blocks} blocks of {block_size} bytes) is full"
-    )]
-    Full {
-        entry: EntryRef,
-        blocks: u64,
-        block_size: u32,
-    },
+    #[error("{entry}: does not fit, the filesystem ({blocks} blocks of {block_size} bytes) is full")]
+    Full { entry: EntryRef, blocks: u64, block_size: u32 },
     #[error("{entry}: {source}")]
     Dir { entry: EntryRef, source: DirError },
     #[error("{entry}: {source}")]
     Xattr { entry: EntryRef, source: XattrError },
     #[error("{entry}: file of {size} bytes is larger than ext4 allows here ({max} bytes)")]
-    FileTooLarge {
-        entry: EntryRef,
-        size: u64,
-        max: u64,
-    },
+    FileTooLarge { entry: EntryRef, size: u64, max: u64 },
     #[error("the manifest needs {needed} inodes but the filesystem has {have}; raise --inodes")]
     TooFewInodes { needed: u64, have: u64 },
     #[error(
         "image size {size} bytes is too small for a journal ({blocks} blocks of {block_size} bytes; a journal needs 2048); use a bigger size or --features ^has_journal"
     )]
-    NoRoomForJournal {
-        size: u64,
-        blocks: u64,
-        block_size: u32,
-    },
+    NoRoomForJournal { size: u64, blocks: u64, block_size: u32 },
     #[error("image size {size} bytes holds less than one block of {block_size} bytes")]
     SizeTooSmall { size: u64, block_size: u32 },
     #[error("journal of {journal} blocks does not fit in a filesystem of {blocks} blocks")]
@@ -97,33 +81,17 @@ impl std::fmt::Display for Report {
         writeln!(f, "inodes     {} ({} free)", self.inodes, self.free_inodes)?;
         writeln!(f, "uuid       {}", self.uuid)?;
         writeln!(f, "features   {}", self.features.join(" "))?;
-        writeln!(
-            f,
-            "entries    {} ({} files, {} bytes of content)",
-            self.entries, self.files, self.file_bytes
-        )?;
+        writeln!(f, "entries    {} ({} files, {} bytes of content)", self.entries, self.files, self.file_bytes)?;
         write!(f, "journal    {} blocks", self.journal_blocks)
     }
 }
 
 /// Write the image described by `manifest` and `opts` to `out`, reading content from `sources`.
-pub fn write_image(
-    manifest: &Manifest,
-    sources: &Sources,
-    opts: &Options,
-    out: &Path,
-) -> Result<Report, ImageError> {
+pub fn write_image(manifest: &Manifest, sources: &Sources, opts: &Options, out: &Path) -> Result<Report, ImageError> {
     opts.check()?;
     let f = &opts.features;
     let bs = opts.block_size;
-    let tree = Tree::build(
-        manifest,
-        &Defaults {
-            time: opts.default_time,
-            block_size: bs,
-            dir_nlink: f.dir_nlink,
-        },
-    )?;
+    let tree = Tree::build(manifest, &Defaults { time: opts.default_time, block_size: bs, dir_nlink: f.dir_nlink })?;
     let (derived_uuid, derived_seed) = crate::ids::derive(&tree, opts);
     let uuid = opts.uuid.unwrap_or(derived_uuid);
     let hash_seed = opts.hash_seed.unwrap_or(derived_seed);
@@ -137,12 +105,7 @@ pub fn write_image(
             let opened = sources.open(c, &n.path, &n.entry_ref())?;
             let max = max_file_bytes(opts);
             if opened.size > max {
-                return Err(WriteError::FileTooLarge {
-                    entry: n.entry_ref(),
-                    size: opened.size,
-                    max,
-                }
-                .into());
+                return Err(WriteError::FileTooLarge { entry: n.entry_ref(), size: opened.size, max }.into());
             }
             bounds[i] = opened.stored_bound();
         }
@@ -153,15 +116,8 @@ pub fn write_image(
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    let io_err = |source: io::Error| WriteError::Output {
-        path: out.to_owned(),
-        source,
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".yoe-ext4-")
-        .suffix(".tmp")
-        .tempfile_in(&out_dir)
-        .map_err(io_err)?;
+    let io_err = |source: io::Error| WriteError::Output { path: out.to_owned(), source };
+    let tmp = tempfile::Builder::new().prefix(".yoe-ext4-").suffix(".tmp").tempfile_in(&out_dir).map_err(io_err)?;
     tmp.as_file().set_len(image_bytes).map_err(io_err)?;
 
     let mut w = Writer::new(&tree, opts, geo, tmp.as_file(), uuid, hash_seed, out);
@@ -200,11 +156,8 @@ pub fn write_image(
 /// Largest regular file the options allow.
 fn max_file_bytes(o: &Options) -> u64 {
     let bits = o.block_size.trailing_zeros();
-    let by_addr = if o.features.extent {
-        (1u64 << 32) - 1
-    } else {
-        blockmap::max_blocks(o.block_size).min((1 << 32) - 1)
-    };
+    let by_addr =
+        if o.features.extent { (1u64 << 32) - 1 } else { blockmap::max_blocks(o.block_size).min((1 << 32) - 1) };
     let mut max = by_addr << bits;
     if !o.features.huge_file {
         max = max.min((((1u64 << 32) - 1) >> (bits - 9)) << bits);
@@ -239,17 +192,9 @@ fn estimate_blocks(
         let data = match &n.kind {
             NodeKind::Dir { children } => {
                 let entries = dir_entries(tree, children);
-                let blocks = dir::layout(n.ino, 2, &entries, &params, 0).map_err(|source| {
-                    WriteError::Dir {
-                        entry: n.entry_ref(),
-                        source,
-                    }
-                })?;
-                (blocks.blocks.len() as u64).max(if is_lost_found(tree, i) {
-                    16384 / bs
-                } else {
-                    0
-                })
+                let blocks = dir::layout(n.ino, 2, &entries, &params, 0)
+                    .map_err(|source| WriteError::Dir { entry: n.entry_ref(), source })?;
+                (blocks.blocks.len() as u64).max(if is_lost_found(tree, i) { 16384 / bs } else { 0 })
             }
             NodeKind::File(_) => bounds[i].div_ceil(bs),
             NodeKind::Symlink(t) if t.len() >= 60 => 1,
@@ -282,12 +227,7 @@ fn dense_indirect_blocks(n: u64, block_size: u32) -> u64 {
 }
 
 /// Choose the geometry: fixed size, or the smallest that holds the content plus the margin.
-fn plan(
-    tree: &Tree,
-    bounds: &[u64],
-    o: &Options,
-    hash_seed: &[u8; 16],
-) -> Result<(Geometry, u32, u64), ImageError> {
+fn plan(tree: &Tree, bounds: &[u64], o: &Options, hash_seed: &[u8; 16]) -> Result<(Geometry, u32, u64), ImageError> {
     let bs = u64::from(o.block_size);
     let used_inodes = tree.used_inodes();
     let journal_for = |blocks: u64| -> Option<u32> {
@@ -300,11 +240,9 @@ fn plan(
         let with_margin = used_inodes + used_inodes * u64::from(margin) / 100;
         match o.inodes {
             Inodes::Ratio(r) => Ok((blocks * bs / u64::from(r)).max(with_margin)),
-            Inodes::Count(c) if u64::from(c) < used_inodes => Err(WriteError::TooFewInodes {
-                needed: used_inodes,
-                have: u64::from(c),
+            Inodes::Count(c) if u64::from(c) < used_inodes => {
+                Err(WriteError::TooFewInodes { needed: used_inodes, have: u64::from(c) }.into())
             }
-            .into()),
             Inodes::Count(c) => Ok(u64::from(c)),
         }
     };
@@ -312,11 +250,7 @@ fn plan(
         Size::Fixed(bytes) => {
             let blocks = bytes / bs;
             if blocks == 0 {
-                return Err(WriteError::SizeTooSmall {
-                    size: bytes,
-                    block_size: o.block_size,
-                }
-                .into());
+                return Err(WriteError::SizeTooSmall { size: bytes, block_size: o.block_size }.into());
             }
             let geo = Geometry::new(o.block_size, blocks, inodes_for(blocks, 0)?, &o.features)?;
             (geo, bytes)
@@ -326,26 +260,17 @@ fn plan(
             let mut rounds = 0;
             loop {
                 rounds += 1;
-                let geo = match Geometry::new(
-                    o.block_size,
-                    blocks,
-                    inodes_for(blocks, margin_percent)?,
-                    &o.features,
-                ) {
+                let geo = match Geometry::new(o.block_size, blocks, inodes_for(blocks, margin_percent)?, &o.features) {
                     Ok(g) => g,
                     // Too small for its own metadata, or for the inodes in its groups: grow.
-                    Err(LayoutError::TooSmall { .. } | LayoutError::TooManyInodes(..))
-                        if rounds < 64 =>
-                    {
+                    Err(LayoutError::TooSmall { .. } | LayoutError::TooManyInodes(..)) if rounds < 64 => {
                         blocks *= 2;
                         continue;
                     }
                     Err(e) => return Err(e.into()),
                 };
-                let journal =
-                    u64::from(journal_for(geo.blocks_count).unwrap_or(journal::MIN_BLOCKS));
-                let content =
-                    estimate_blocks(tree, bounds, o, hash_seed, geo.reserved.len() as u64)?;
+                let journal = u64::from(journal_for(geo.blocks_count).unwrap_or(journal::MIN_BLOCKS));
+                let content = estimate_blocks(tree, bounds, o, hash_seed, geo.reserved.len() as u64)?;
                 let need = journal + 2 + content + content * u64::from(margin_percent) / 100;
                 let have = geo.blocks_count - geo.overhead();
                 if have >= need && (!o.features.has_journal || geo.blocks_count >= 2048) {
@@ -363,11 +288,9 @@ fn plan(
         }
     };
     if (geo.inodes_count() as u64) < u64::from(tree.max_ino) {
-        return Err(WriteError::TooFewInodes {
-            needed: u64::from(tree.max_ino),
-            have: u64::from(geo.inodes_count()),
-        }
-        .into());
+        return Err(
+            WriteError::TooFewInodes { needed: u64::from(tree.max_ino), have: u64::from(geo.inodes_count()) }.into()
+        );
     }
     let journal = match journal_for(geo.blocks_count) {
         Some(j) => j,
@@ -381,11 +304,7 @@ fn plan(
         }
     };
     if u64::from(journal) + geo.overhead() >= geo.blocks_count {
-        return Err(WriteError::JournalTooBig {
-            journal,
-            blocks: geo.blocks_count,
-        }
-        .into());
+        return Err(WriteError::JournalTooBig { journal, blocks: geo.blocks_count }.into());
     }
     Ok((geo, journal, image_bytes))
 }
@@ -393,12 +312,7 @@ fn plan(
 fn dir_params(o: &Options, hash_seed: &[u8; 16]) -> dir::Params {
     let mut seed = [0u32; 4];
     for (i, s) in seed.iter_mut().enumerate() {
-        *s = u32::from_le_bytes([
-            hash_seed[4 * i],
-            hash_seed[4 * i + 1],
-            hash_seed[4 * i + 2],
-            hash_seed[4 * i + 3],
-        ]);
+        *s = u32::from_le_bytes([hash_seed[4 * i], hash_seed[4 * i + 1], hash_seed[4 * i + 2], hash_seed[4 * i + 3]]);
     }
     dir::Params {
         block_size: o.block_size,
@@ -413,11 +327,7 @@ fn dir_entries<'t>(tree: &'t Tree, children: &'t [(Vec<u8>, usize)]) -> Vec<dir:
         .iter()
         .map(|(name, c)| {
             let n = &tree.nodes[*c];
-            dir::Entry {
-                name,
-                ino: n.ino,
-                ftype: n.file_type(tree),
-            }
+            dir::Entry { name, ino: n.ino, ftype: n.file_type(tree) }
         })
         .collect()
 }
@@ -515,12 +425,7 @@ impl<'a> Writer<'a> {
             geo,
             file,
             out,
-            data: SeqWriter {
-                buf: vec![0; SeqWriter::CAP],
-                start: 0,
-                len: 0,
-                bs,
-            },
+            data: SeqWriter { buf: vec![0; SeqWriter::CAP], start: 0, len: 0, bs },
             itable: Vec::new(),
             itable_group: 0,
             fs_seed: o.features.metadata_csum.then(|| csum::fs_seed(&uuid)),
@@ -537,18 +442,11 @@ impl<'a> Writer<'a> {
     }
 
     fn io(&self, source: io::Error) -> WriteError {
-        WriteError::Output {
-            path: self.out.to_owned(),
-            source,
-        }
+        WriteError::Output { path: self.out.to_owned(), source }
     }
 
     fn full(&self, entry: &EntryRef) -> WriteError {
-        WriteError::Full {
-            entry: entry.clone(),
-            blocks: self.geo.blocks_count,
-            block_size: self.o.block_size,
-        }
+        WriteError::Full { entry: entry.clone(), blocks: self.geo.blocks_count, block_size: self.o.block_size }
     }
 
     fn inode_seed(&self, ino: u32) -> u32 {
@@ -581,27 +479,17 @@ impl<'a> Writer<'a> {
                 let mut off = 0;
                 while off < n {
                     let len = (n - off).min(u64::from(extent::MAX_LEN));
-                    extents.push(Extent {
-                        lblk: (l + off) as u32,
-                        pblk: p + off,
-                        len: len as u32,
-                    });
+                    extents.push(Extent { lblk: (l + off) as u32, pblk: p + off, len: len as u32 });
                     off += len;
                 }
             }
-            let count =
-                extent::tree_blocks(extents.len(), bs).ok_or_else(|| WriteError::FileTooLarge {
-                    entry: entry.clone(),
-                    size: inode.size,
-                    max: 0,
-                })?;
+            let count = extent::tree_blocks(extents.len(), bs).ok_or_else(|| WriteError::FileTooLarge {
+                entry: entry.clone(),
+                size: inode.size,
+                max: 0,
+            })?;
             let pblks = self.alloc_list(count, entry)?;
-            let tree = extent::build(
-                &extents,
-                &pblks,
-                bs,
-                self.fs_seed.map(|_| self.inode_seed(ino)),
-            );
+            let tree = extent::build(&extents, &pblks, bs, self.fs_seed.map(|_| self.inode_seed(ino)));
             for (p, b) in &tree.blocks {
                 self.put(*p, b)?;
             }
@@ -630,8 +518,7 @@ impl<'a> Writer<'a> {
             // Not expected (inodes come in order), but always correct: write it in place.
             let mut one = vec![0u8; isz];
             inode.encode(ino, self.fs_seed, &mut one);
-            let at = self.geo.meta[group as usize].inode_table * u64::from(self.o.block_size)
-                + (idx * isz) as u64;
+            let at = self.geo.meta[group as usize].inode_table * u64::from(self.o.block_size) + (idx * isz) as u64;
             return self.file.write_all_at(&one, at).map_err(|e| self.io(e));
         }
         if group > self.itable_group {
@@ -641,22 +528,15 @@ impl<'a> Writer<'a> {
         if self.itable.len() < (idx + 1) * isz {
             self.itable.resize((idx + 1) * isz, 0);
         }
-        inode.encode(
-            ino,
-            self.fs_seed,
-            &mut self.itable[idx * isz..(idx + 1) * isz],
-        );
+        inode.encode(ino, self.fs_seed, &mut self.itable[idx * isz..(idx + 1) * isz]);
         Ok(())
     }
 
     /// Write the inode table held in memory (the rest of every table stays zero).
     fn flush_itable(&mut self) -> Result<(), WriteError> {
         if !self.itable.is_empty() {
-            let at = self.geo.meta[self.itable_group as usize].inode_table
-                * u64::from(self.o.block_size);
-            self.file
-                .write_all_at(&self.itable, at)
-                .map_err(|e| self.io(e))?;
+            let at = self.geo.meta[self.itable_group as usize].inode_table * u64::from(self.o.block_size);
+            self.file.write_all_at(&self.itable, at).map_err(|e| self.io(e))?;
             self.itable.clear();
         }
         Ok(())
@@ -666,14 +546,8 @@ impl<'a> Writer<'a> {
         if blocks == 0 {
             return Ok(());
         }
-        let entry = EntryRef {
-            at: Location::Implicit,
-            path: b"<journal>".to_vec(),
-        };
-        let runs = self
-            .alloc
-            .run(u64::from(blocks))
-            .map_err(|Full| self.full(&entry))?;
+        let entry = EntryRef { at: Location::Implicit, path: b"<journal>".to_vec() };
+        let runs = self.alloc.run(u64::from(blocks)).map_err(|Full| self.full(&entry))?;
         let mut lruns = Vec::with_capacity(runs.len());
         let mut l = 0;
         for &(p, n) in &runs {
@@ -684,16 +558,8 @@ impl<'a> Writer<'a> {
         self.journal_first = runs.first().map_or(0, |r| r.0);
         let t = self.o.default_time;
         let size = u64::from(blocks) * u64::from(self.o.block_size);
-        let mut inode = Inode {
-            mode: 0o100600,
-            links: 1,
-            size,
-            atime: t,
-            ctime: t,
-            mtime: t,
-            crtime: t,
-            ..Inode::default()
-        };
+        let mut inode =
+            Inode { mode: 0o100600, links: 1, size, atime: t, ctime: t, mtime: t, crtime: t, ..Inode::default() };
         let extra = self.map(JOURNAL_INO, &lruns, &mut inode, &entry)?;
         inode.sectors = (u64::from(blocks) + extra) * u64::from(self.o.block_size / 512);
         self.jnl_backup = Some((inode.i_block, size));
@@ -726,13 +592,8 @@ impl<'a> Writer<'a> {
                 let entries = dir_entries(tree, children);
                 let parent = tree.nodes[n.parent].ino;
                 let seed = self.inode_seed(ino);
-                let mut d =
-                    dir::layout(ino, parent, &entries, &self.params, seed).map_err(|source| {
-                        WriteError::Dir {
-                            entry: entry.clone(),
-                            source,
-                        }
-                    })?;
+                let mut d = dir::layout(ino, parent, &entries, &self.params, seed)
+                    .map_err(|source| WriteError::Dir { entry: entry.clone(), source })?;
                 if is_lost_found(tree, i) && !d.indexed {
                     while (d.blocks.len() as u64) * bs < 16384 {
                         d.blocks.push(dir::empty_block(&self.params, seed));
@@ -767,10 +628,7 @@ impl<'a> Writer<'a> {
                     let pblk = self.alloc.one().map_err(|Full| self.full(&entry))?;
                     self.data
                         .put(self.file, pblk, bytes)
-                        .map_err(|e| WriteError::Output {
-                            path: self.out.to_owned(),
-                            source: e,
-                        })?;
+                        .map_err(|e| WriteError::Output { path: self.out.to_owned(), source: e })?;
                     match runs.last_mut() {
                         Some((l, p, len)) if *l + *len == lblk && *p + *len == pblk => *len += 1,
                         _ => runs.push((lblk, pblk, 1)),
@@ -807,27 +665,15 @@ impl<'a> Writer<'a> {
             let (inline, rest) = xattr::place(&m.xattrs);
             inode.inline_xattrs = inline;
             if !rest.is_empty() {
-                xattr::check_block(&rest, self.o.block_size).map_err(|source| {
-                    WriteError::Xattr {
-                        entry: entry.clone(),
-                        source,
-                    }
-                })?;
+                xattr::check_block(&rest, self.o.block_size)
+                    .map_err(|source| WriteError::Xattr { entry: entry.clone(), source })?;
                 let body = xattr::encode_block(&rest, self.o.block_size);
-                let shared = self
-                    .xindex
-                    .get(&body)
-                    .copied()
-                    .filter(|&k| self.xblocks[k].refs < XATTR_REFCOUNT_MAX);
+                let shared = self.xindex.get(&body).copied().filter(|&k| self.xblocks[k].refs < XATTR_REFCOUNT_MAX);
                 let k = match shared {
                     Some(k) => k,
                     None => {
                         let blk = self.alloc.one().map_err(|Full| self.full(&entry))?;
-                        self.xblocks.push(XattrBlock {
-                            blk,
-                            body: body.clone(),
-                            refs: 0,
-                        });
+                        self.xblocks.push(XattrBlock { blk, body: body.clone(), refs: 0 });
                         self.xindex.insert(body, self.xblocks.len() - 1);
                         self.xblocks.len() - 1
                     }
@@ -838,29 +684,16 @@ impl<'a> Writer<'a> {
             }
         }
         inode.sectors = blocks * (bs / 512);
-        let sector_limit = if self.o.features.huge_file {
-            1u64 << 48
-        } else {
-            1u64 << 32
-        };
+        let sector_limit = if self.o.features.huge_file { 1u64 << 48 } else { 1u64 << 32 };
         if inode.sectors >= sector_limit {
-            return Err(WriteError::FileTooLarge {
-                entry,
-                size: inode.size,
-                max: max_file_bytes(self.o),
-            });
+            return Err(WriteError::FileTooLarge { entry, size: inode.size, max: max_file_bytes(self.o) });
         }
         self.store_inode(ino, &inode)?;
         Ok(())
     }
 
     /// Write the remaining metadata. Returns (free blocks, free inodes).
-    fn finish(
-        &mut self,
-        uuid: [u8; 16],
-        hash_seed: [u8; 16],
-        journal_blocks: u32,
-    ) -> Result<(u64, u32), WriteError> {
+    fn finish(&mut self, uuid: [u8; 16], hash_seed: [u8; 16], journal_blocks: u32) -> Result<(u64, u32), WriteError> {
         let bs = u64::from(self.o.block_size);
         let geo = self.geo.clone();
         let f = self.o.features;
@@ -869,19 +702,14 @@ impl<'a> Writer<'a> {
         // The journal superblock, now that the UUID is known.
         if journal_blocks > 0 {
             let jsb = journal::superblock(self.o.block_size, journal_blocks, &uuid);
-            self.file
-                .write_all_at(&jsb, self.journal_first * bs)
-                .map_err(|e| self.io(e))?;
+            self.file.write_all_at(&jsb, self.journal_first * bs).map_err(|e| self.io(e))?;
         }
         // Xattr blocks, with their final reference counts.
         for x in &mut self.xblocks {
             xattr::seal_block(&mut x.body, x.refs, x.blk, self.fs_seed);
             self.file
                 .write_all_at(&x.body, x.blk * bs)
-                .map_err(|e| WriteError::Output {
-                    path: self.out.to_owned(),
-                    source: e,
-                })?;
+                .map_err(|e| WriteError::Output { path: self.out.to_owned(), source: e })?;
         }
         self.flush_itable()?;
         let ipg = geo.inodes_per_group;
@@ -903,16 +731,11 @@ impl<'a> Writer<'a> {
                 }
             }
             set_bits(&mut bb, (end - first) as usize, 8 * bs as usize);
-            let used_blocks: u64 = bb.iter().map(|b| u64::from(b.count_ones())).sum::<u64>()
-                - (8 * bs - (end - first));
+            let used_blocks: u64 = bb.iter().map(|b| u64::from(b.count_ones())).sum::<u64>() - (8 * bs - (end - first));
             let gfree = (end - first) - used_blocks;
 
             let mut ib = vec![0u8; bs as usize];
-            let used_in_group = if max_ino >= first_ino_of(g, ipg) {
-                (max_ino - g * ipg).min(ipg)
-            } else {
-                0
-            };
+            let used_in_group = if max_ino >= first_ino_of(g, ipg) { (max_ino - g * ipg).min(ipg) } else { 0 };
             set_bits(&mut ib, 0, used_in_group as usize);
             set_bits(&mut ib, ipg as usize, 8 * bs as usize);
             let gfree_inodes = ipg - used_in_group;
@@ -931,26 +754,13 @@ impl<'a> Writer<'a> {
                 d.inode_bitmap_csum = csum::crc32c_raw(seed, &ib[..(ipg / 8) as usize]);
             }
             if csum {
-                d.flags = BG_INODE_ZEROED
-                    | if used_in_group == 0 {
-                        BG_INODE_UNINIT
-                    } else {
-                        0
-                    };
+                d.flags = BG_INODE_ZEROED | if used_in_group == 0 { BG_INODE_UNINIT } else { 0 };
                 d.itable_unused = ipg - used_in_group;
             }
             let ds = geo.desc_size as usize;
-            d.encode(
-                g,
-                &mut descs[g as usize * ds..(g as usize + 1) * ds],
-                self.fs_seed,
-            );
-            self.file
-                .write_all_at(&bb, d.block_bitmap * bs)
-                .map_err(|e| self.io(e))?;
-            self.file
-                .write_all_at(&ib, d.inode_bitmap * bs)
-                .map_err(|e| self.io(e))?;
+            d.encode(g, &mut descs[g as usize * ds..(g as usize + 1) * ds], self.fs_seed);
+            self.file.write_all_at(&bb, d.block_bitmap * bs).map_err(|e| self.io(e))?;
+            self.file.write_all_at(&ib, d.inode_bitmap * bs).map_err(|e| self.io(e))?;
             free_blocks += gfree;
             free_inodes += u64::from(gfree_inodes);
         }
@@ -968,34 +778,18 @@ impl<'a> Writer<'a> {
             inodes_per_group: ipg,
             time: self.o.default_time.secs.max(0),
             compat: compat::EXT_ATTR
-                | if f.has_journal {
-                    compat::HAS_JOURNAL
-                } else {
-                    0
-                }
+                | if f.has_journal { compat::HAS_JOURNAL } else { 0 }
                 | if f.dir_index { compat::DIR_INDEX } else { 0 },
             incompat: incompat::FILETYPE
                 | if f.extent { incompat::EXTENTS } else { 0 }
                 | if f.bit64 { incompat::BIT64 } else { 0 }
                 | if f.flex_bg { incompat::FLEX_BG } else { 0 },
             ro_compat: ro_compat::LARGE_FILE
-                | if f.sparse_super {
-                    ro_compat::SPARSE_SUPER
-                } else {
-                    0
-                }
+                | if f.sparse_super { ro_compat::SPARSE_SUPER } else { 0 }
                 | if f.huge_file { ro_compat::HUGE_FILE } else { 0 }
                 | if f.dir_nlink { ro_compat::DIR_NLINK } else { 0 }
-                | if f.extra_isize {
-                    ro_compat::EXTRA_ISIZE
-                } else {
-                    0
-                }
-                | if f.metadata_csum {
-                    ro_compat::METADATA_CSUM
-                } else {
-                    0
-                },
+                | if f.extra_isize { ro_compat::EXTRA_ISIZE } else { 0 }
+                | if f.metadata_csum { ro_compat::METADATA_CSUM } else { 0 },
             uuid,
             label,
             hash_seed,
@@ -1009,12 +803,8 @@ impl<'a> Writer<'a> {
             }
             let block = geo.group_first(g);
             let sb_off = if g == 0 { 1024 } else { block * bs };
-            self.file
-                .write_all_at(&sb.encode(g as u16), sb_off)
-                .map_err(|e| self.io(e))?;
-            self.file
-                .write_all_at(&descs, (block + 1) * bs)
-                .map_err(|e| self.io(e))?;
+            self.file.write_all_at(&sb.encode(g as u16), sb_off).map_err(|e| self.io(e))?;
+            self.file.write_all_at(&descs, (block + 1) * bs).map_err(|e| self.io(e))?;
         }
         Ok((free_blocks, free_inodes as u32))
     }

@@ -31,31 +31,16 @@ fn big_dir(n: usize, bs: u32) {
     for i in 0..n {
         // Names of varying length so leaves hold different numbers of records.
         let name = format!("/many/entry-{i:06}{}", "x".repeat(i % 37));
-        let kind = if i % 1000 == 0 {
-            Kind::Dir
-        } else {
-            Kind::File(FileContent {
-                size: Some(0),
-                ..FileContent::default()
-            })
-        };
+        let kind =
+            if i % 1000 == 0 { Kind::Dir } else { Kind::File(FileContent { size: Some(0), ..FileContent::default() }) };
         entries.push(entry(name.into_bytes(), kind));
     }
-    let case = Case {
-        manifest: Manifest { entries },
-        opts: Options {
-            block_size: bs,
-            ..opts()
-        },
-        staging: None,
-        store: None,
-    };
+    let case =
+        Case { manifest: Manifest { entries }, opts: Options { block_size: bs, ..opts() }, staging: None, store: None };
     let built = build(&case).unwrap();
     // Every name is listed by debugfs (checked in full); a sample is looked up by path, which
     // goes through the hash index in ext4-view and the kernel.
-    verify_some(&built, &case, &|p| {
-        !p.starts_with(b"/many/") || p.ends_with(b"7") || p.ends_with(b"000")
-    });
+    verify_some(&built, &case, &|p| !p.starts_with(b"/many/") || p.ends_with(b"7") || p.ends_with(b"000"));
 }
 
 #[test]
@@ -79,18 +64,10 @@ fn deep_tree_with_long_names() {
         f.extend_from_slice(b"/file");
         entries.push(entry(
             f,
-            Kind::File(FileContent {
-                data: Some(format!("depth {depth}").into_bytes()),
-                ..FileContent::default()
-            }),
+            Kind::File(FileContent { data: Some(format!("depth {depth}").into_bytes()), ..FileContent::default() }),
         ));
     }
-    let case = Case {
-        manifest: Manifest { entries },
-        opts: opts(),
-        staging: None,
-        store: None,
-    };
+    let case = Case { manifest: Manifest { entries }, opts: opts(), staging: None, store: None };
     let built = build(&case).unwrap();
     verify_some(&built, &case, &|_| true);
 }
@@ -103,32 +80,14 @@ fn huge_sparse(o: Options) {
     let f = fs::File::create(staging.join("huge")).unwrap();
     f.set_len(len).unwrap();
     f.write_all_at(b"HEAD", 0).unwrap();
-    f.write_all_at(b"MIDDLE beyond 4 GiB", (4 << 30) + 1234)
-        .unwrap();
+    f.write_all_at(b"MIDDLE beyond 4 GiB", (4 << 30) + 1234).unwrap();
     f.write_all_at(b"TAIL", len - 4).unwrap();
     drop(f);
     let entries = vec![
-        entry(
-            b"/huge".to_vec(),
-            Kind::File(FileContent {
-                src: Some(b"huge".to_vec()),
-                ..FileContent::default()
-            }),
-        ),
-        entry(
-            b"/zeros".to_vec(),
-            Kind::File(FileContent {
-                size: Some(10 << 30),
-                ..FileContent::default()
-            }),
-        ),
+        entry(b"/huge".to_vec(), Kind::File(FileContent { src: Some(b"huge".to_vec()), ..FileContent::default() })),
+        entry(b"/zeros".to_vec(), Kind::File(FileContent { size: Some(10 << 30), ..FileContent::default() })),
     ];
-    let case = Case {
-        manifest: Manifest { entries },
-        opts: o,
-        staging: Some(staging),
-        store: None,
-    };
+    let case = Case { manifest: Manifest { entries }, opts: o, staging: Some(staging), store: None };
     let built = build(&case).unwrap();
     assert_eq!(built.report.file_bytes, len + (10 << 30));
     verify_some(&built, &case, &|_| true);
@@ -142,9 +101,5 @@ fn file_above_4gib_sparse_ext4() {
 #[test]
 fn file_above_4gib_sparse_ext2_block_maps() {
     let f = Features::for_type(FsType::Ext2);
-    huge_sparse(Options {
-        features: f,
-        size: Size::Fixed(64 << 20),
-        ..opts()
-    });
+    huge_sparse(Options { features: f, size: Size::Fixed(64 << 20), ..opts() });
 }

@@ -44,27 +44,17 @@ fn manifest_mode_with_json_report() {
         .env("SOURCE_DATE_EPOCH", "1234567890")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     fsck(&img);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["files"], 2);
     assert_eq!(report["block_size"], 4096);
     // The image is private to its owner until someone decides otherwise.
-    assert_eq!(
-        fs::metadata(&img).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(fs::metadata(&img).unwrap().permissions().mode() & 0o777, 0o600);
     let case = Case {
         manifest: Manifest::parse(json.as_bytes(), Format::Json).unwrap(),
         opts: yoe_ext4::Options {
-            default_time: Timestamp {
-                secs: 1_234_567_890,
-                nanos: 0,
-            },
+            default_time: Timestamp { secs: 1_234_567_890, nanos: 0 },
             ..yoe_ext4::Options::default()
         },
         staging: Some(staging),
@@ -92,11 +82,7 @@ fn from_dir_mode_with_owner_override() {
         .arg(&img)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     fsck(&img);
     let case = Case {
         manifest: manifest_from_dir(&tree, Some(Owner { uid: 0, gid: 0 })).unwrap(),
@@ -115,43 +101,19 @@ fn failures_name_the_entry_and_leave_nothing() {
     let manifest = dir.path().join("m.txt");
     fs::write(&manifest, "dir /a\nfile /a/b/c content=text:x\n").unwrap();
     let img = dir.path().join("out.img");
-    let out = bin()
-        .arg("--manifest")
-        .arg(&manifest)
-        .arg("--out")
-        .arg(&img)
-        .output()
-        .unwrap();
+    let out = bin().arg("--manifest").arg(&manifest).arg("--out").arg(&img).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("line 2 `/a/b/c`") && err.contains("/a/b"),
-        "{err}"
-    );
-    assert_eq!(
-        fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "only the manifest remains"
-    );
+    assert!(err.contains("line 2 `/a/b/c`") && err.contains("/a/b"), "{err}");
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "only the manifest remains");
 
-    let out = bin()
-        .arg("--manifest")
-        .arg(&manifest)
-        .args(["--block-size", "8192", "--out"])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let out =
+        bin().arg("--manifest").arg(&manifest).args(["--block-size", "8192", "--out"]).arg(&img).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("block size 8192"));
 
     // --owner only makes sense with --from-dir.
-    let out = bin()
-        .arg("--manifest")
-        .arg(&manifest)
-        .args(["--owner", "0:0", "--out"])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let out = bin().arg("--manifest").arg(&manifest).args(["--owner", "0:0", "--out"]).arg(&img).output().unwrap();
     assert!(!out.status.success());
 }
 
@@ -159,11 +121,7 @@ fn failures_name_the_entry_and_leave_nothing() {
 fn same_arguments_same_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("m.txt");
-    fs::write(
-        &manifest,
-        "dir /d mode=0700\nfile /d/f content=text:x\nsymlink /l target=d/f\n",
-    )
-    .unwrap();
+    fs::write(&manifest, "dir /d mode=0700\nfile /d/f content=text:x\nsymlink /l target=d/f\n").unwrap();
     let run = |name: &str| {
         let img = dir.path().join(name);
         let out = bin()
@@ -174,11 +132,7 @@ fn same_arguments_same_bytes() {
             .env("SOURCE_DATE_EPOCH", "99")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         fsck(&img);
         fs::read(&img).unwrap()
     };

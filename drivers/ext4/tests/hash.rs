@@ -14,23 +14,17 @@ fn check(cases: &[(Vec<u8>, [u8; 16])]) {
     let cmds = dir.path().join("cmds");
     let mut script = Vec::new();
     for (name, seed) in cases {
-        script
-            .extend_from_slice(format!("dx_hash -h half_md4 -s {} ", format_uuid(seed)).as_bytes());
+        script.extend_from_slice(format!("dx_hash -h half_md4 -s {} ", format_uuid(seed)).as_bytes());
         script.extend_from_slice(name);
         script.push(b'\n');
     }
     std::fs::write(&cmds, script).unwrap();
-    let out = Command::new("debugfs")
-        .arg("-f")
-        .arg(&cmds)
-        .output()
-        .expect("run debugfs");
+    let out = Command::new("debugfs").arg("-f").arg(&cmds).output().expect("run debugfs");
     let text = String::from_utf8_lossy(&out.stdout);
     let got: Vec<&str> = text.lines().filter(|l| l.starts_with("Hash of ")).collect();
     assert_eq!(got.len(), cases.len(), "{text}");
     for ((name, seed), line) in cases.iter().zip(got) {
-        let words: [u32; 4] =
-            std::array::from_fn(|i| u32::from_le_bytes(seed[4 * i..4 * i + 4].try_into().unwrap()));
+        let words: [u32; 4] = std::array::from_fn(|i| u32::from_le_bytes(seed[4 * i..4 * i + 4].try_into().unwrap()));
         let (h, minor) = half_md4_signed(name, &words);
         let mut want = String::new();
         write!(want, " is 0x{h:x} (minor 0x{minor:x})").unwrap();
@@ -44,16 +38,7 @@ fn check(cases: &[(Vec<u8>, [u8; 16])]) {
 }
 
 fn name() -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec(
-        prop_oneof![
-            b'a'..=b'z',
-            b'0'..=b'9',
-            Just(b'.'),
-            Just(b'_'),
-            0x80u8..=0xff
-        ],
-        1..=255,
-    )
+    proptest::collection::vec(prop_oneof![b'a'..=b'z', b'0'..=b'9', Just(b'.'), Just(b'_'), 0x80u8..=0xff], 1..=255)
 }
 
 proptest! {

@@ -19,11 +19,8 @@ fn fixtures(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let store = root.join("store");
     fs::create_dir_all(staging.join("bin")).unwrap();
     fs::create_dir_all(&store).unwrap();
-    let pattern = |n: usize, seed: u8| -> Vec<u8> {
-        (0..n)
-            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) | 1)
-            .collect()
-    };
+    let pattern =
+        |n: usize, seed: u8| -> Vec<u8> { (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) | 1).collect() };
     fs::write(staging.join("bin/tool"), pattern(300_000, 1)).unwrap();
     fs::write(staging.join("one-block"), pattern(4096, 2)).unwrap();
     fs::write(staging.join("empty"), b"").unwrap();
@@ -42,11 +39,7 @@ fn fixtures(root: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     f.write_all_at(&pattern(10_000, 4), 2 << 20).unwrap();
     let stored = pattern(123_457, 5);
     let hash = support::sha256(&stored);
-    fs::write(
-        store.join(hash.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        &stored,
-    )
-    .unwrap();
+    fs::write(store.join(hash.iter().map(|b| format!("{b:02x}")).collect::<String>()), &stored).unwrap();
     (staging, store)
 }
 
@@ -94,29 +87,15 @@ dir /empty-dir
 
 fn every_kind_case(root: &Path, o: Options) -> Case {
     let (staging, store) = fixtures(root);
-    let stored: Vec<u8> = (0..123_457usize)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(5) | 1)
-        .collect();
-    let hash: String = support::sha256(&stored)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Case {
-        manifest: every_kind_manifest(&hash),
-        opts: o,
-        staging: Some(staging),
-        store: Some(store),
-    }
+    let stored: Vec<u8> = (0..123_457usize).map(|i| (i as u8).wrapping_mul(31).wrapping_add(5) | 1).collect();
+    let hash: String = support::sha256(&stored).iter().map(|b| format!("{b:02x}")).collect();
+    Case { manifest: every_kind_manifest(&hash), opts: o, staging: Some(staging), store: Some(store) }
 }
 
 fn with_type(t: FsType, features: &str, bs: u32) -> Options {
     let mut f = Features::for_type(t);
     f.apply(features).unwrap();
-    Options {
-        block_size: bs,
-        features: f,
-        ..opts()
-    }
+    Options { block_size: bs, features: f, ..opts() }
 }
 
 #[test]
@@ -138,10 +117,7 @@ fn every_kind_ext4_1k() {
 #[test]
 fn every_kind_ext4_2k_without_journal_or_checksums() {
     let dir = tempfile::tempdir().unwrap();
-    let case = every_kind_case(
-        dir.path(),
-        with_type(FsType::Ext4, "^has_journal,^metadata_csum,^flex_bg", 2048),
-    );
+    let case = every_kind_case(dir.path(), with_type(FsType::Ext4, "^has_journal,^metadata_csum,^flex_bg", 2048));
     let built = build(&case).unwrap();
     verify_all(&built, &case);
 }
@@ -157,14 +133,8 @@ fn every_kind_ext2_1k() {
 #[test]
 fn every_kind_ext3_4k_with_checksums() {
     let dir = tempfile::tempdir().unwrap();
-    let case = every_kind_case(
-        dir.path(),
-        with_type(
-            FsType::Ext3,
-            "metadata_csum,dir_nlink,extra_isize,huge_file",
-            4096,
-        ),
-    );
+    let case =
+        every_kind_case(dir.path(), with_type(FsType::Ext3, "metadata_csum,dir_nlink,extra_isize,huge_file", 4096));
     let built = build(&case).unwrap();
     verify_all(&built, &case);
 }
@@ -187,17 +157,12 @@ fn fixed_size_many_groups_and_explicit_ids() {
     let built = build(&case).unwrap();
     assert_eq!(built.report.uuid, "01234567-89ab-cdef-0123-456789abcdef");
     assert_eq!(fs::metadata(&built.img).unwrap().len(), 300 << 20);
-    let dumpe2fs = std::process::Command::new("dumpe2fs")
-        .arg("-h")
-        .arg(&built.img)
-        .output()
-        .unwrap();
+    let dumpe2fs = std::process::Command::new("dumpe2fs").arg("-h").arg(&built.img).output().unwrap();
     let text = String::from_utf8_lossy(&dumpe2fs.stdout);
     assert!(text.contains("Filesystem volume name:   rootfs"), "{text}");
     assert!(text.contains("Reserved block count:     0"), "{text}");
     assert!(
-        text.contains("Journal size:             4096k")
-            || text.contains("Total journal size:       4096k"),
+        text.contains("Journal size:             4096k") || text.contains("Total journal size:       4096k"),
         "{text}"
     );
     verify_all(&built, &case);
@@ -209,31 +174,16 @@ fn same_input_gives_the_same_bytes_in_any_entry_order() {
     let case = every_kind_case(dir.path(), opts());
     let a = build(&case).unwrap();
     let b = build(&case).unwrap();
-    assert!(
-        fs::read(&a.img).unwrap() == fs::read(&b.img).unwrap(),
-        "second write differs"
-    );
+    assert!(fs::read(&a.img).unwrap() == fs::read(&b.img).unwrap(), "second write differs");
     let mut reversed = case.manifest.clone();
     reversed.entries.reverse();
-    let case_r = Case {
-        manifest: reversed,
-        opts: case.opts.clone(),
-        staging: case.staging.clone(),
-        store: case.store.clone(),
-    };
+    let case_r =
+        Case { manifest: reversed, opts: case.opts.clone(), staging: case.staging.clone(), store: case.store.clone() };
     let c = build(&case_r).unwrap();
-    assert!(
-        fs::read(&a.img).unwrap() == fs::read(&c.img).unwrap(),
-        "entry order changed the image"
-    );
+    assert!(fs::read(&a.img).unwrap() == fs::read(&c.img).unwrap(), "entry order changed the image");
     // A different time changes the UUID.
-    let case_t = Case {
-        opts: Options {
-            default_time: Timestamp { secs: 5, nanos: 0 },
-            ..case.opts.clone()
-        },
-        ..case_r
-    };
+    let case_t =
+        Case { opts: Options { default_time: Timestamp { secs: 5, nanos: 0 }, ..case.opts.clone() }, ..case_r };
     let d = build(&case_t).unwrap();
     assert_ne!(a.report.uuid, d.report.uuid);
 }
@@ -256,12 +206,7 @@ fn fragmented(o: Options) {
     let long: Vec<u8> = (0..(40usize << 20)).map(|i| (i / 4096) as u8 | 1).collect();
     fs::write(staging.join("long"), &long).unwrap();
     let m = Manifest::parse(b"file /frag src=frag\nfile /long src=long\n", Format::Lines).unwrap();
-    let case = Case {
-        manifest: m,
-        opts: o,
-        staging: Some(staging),
-        store: None,
-    };
+    let case = Case { manifest: m, opts: o, staging: Some(staging), store: None };
     let built = build(&case).unwrap();
     verify_all(&built, &case);
 }
@@ -304,48 +249,26 @@ fn hash_collision_across_a_leaf_boundary() {
     let (h, a, b) = pair.expect("a collision among 2 million names");
     // 8-byte names take 16-byte records; a 4 KiB leaf with its checksum tail holds 255.
     let per_leaf = (4096 - 12) / 16;
-    let below: Vec<&Vec<u8>> = pool
-        .iter()
-        .filter(|(x, n)| *x < h && *n != a)
-        .map(|(_, n)| n)
-        .take(per_leaf - 1)
-        .collect();
-    let above: Vec<&Vec<u8>> = pool
-        .iter()
-        .filter(|(x, _)| *x > h)
-        .map(|(_, n)| n)
-        .take(300)
-        .collect();
+    let below: Vec<&Vec<u8>> =
+        pool.iter().filter(|(x, n)| *x < h && *n != a).map(|(_, n)| n).take(per_leaf - 1).collect();
+    let above: Vec<&Vec<u8>> = pool.iter().filter(|(x, _)| *x > h).map(|(_, n)| n).take(300).collect();
     assert_eq!(below.len(), per_leaf - 1);
     let mut text = String::from("dir /d\n");
     for n in below.iter().chain(above.iter()).copied().chain([&a, &b]) {
         text.push_str(&format!("file /d/{} size=0\n", String::from_utf8_lossy(n)));
     }
     let m = Manifest::parse(text.as_bytes(), Format::Lines).unwrap();
-    let case = Case {
-        manifest: m,
-        opts: Options {
-            hash_seed: Some(seed_bytes),
-            ..opts()
-        },
-        staging: None,
-        store: None,
-    };
+    let case =
+        Case { manifest: m, opts: Options { hash_seed: Some(seed_bytes), ..opts() }, staging: None, store: None };
     let built = build(&case).unwrap();
     // The index must really put the pair on both sides of a boundary: debugfs htree_dump
     // shows the leaf keys; the second leaf's key is the collision hash with bit 0 set.
     let dump = support::debugfs(&built.img, &["htree_dump /d".to_string()]);
     let text = String::from_utf8_lossy(&dump[0]);
-    assert!(
-        text.contains(&format!("0x{:08x}", h | 1)),
-        "no continuation key 0x{:08x} in\n{text}",
-        h | 1
-    );
+    assert!(text.contains(&format!("0x{:08x}", h | 1)), "no continuation key 0x{:08x} in\n{text}", h | 1);
     // ext4-view 1.0 looks in one leaf only and so cannot find the first name; debugfs reads
     // every entry, and the kernel's lookup of the first name depends on the collision bit.
     let exp = support::expected(&case);
     support::verify_debugfs(&built.img, &exp, &|_| true);
-    support::verify_mount(&built.img, &exp, &|p: &[u8]| {
-        p.ends_with(&a) || p.ends_with(&b) || p == b"/d"
-    });
+    support::verify_mount(&built.img, &exp, &|p: &[u8]| p.ends_with(&a) || p.ends_with(&b) || p == b"/d");
 }

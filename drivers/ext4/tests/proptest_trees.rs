@@ -76,13 +76,7 @@ fn meta() -> impl Strategy<Value = Meta> {
         (i64::from(i32::MIN)..=10_737_418_239i64, 0u32..1_000_000_000),
         proptest::collection::vec(xattr, 0..3),
     )
-        .prop_map(|(mode, uid, gid, mtime, xattrs)| Meta {
-            mode,
-            uid,
-            gid,
-            mtime,
-            xattrs,
-        })
+        .prop_map(|(mode, uid, gid, mtime, xattrs)| Meta { mode, uid, gid, mtime, xattrs })
 }
 
 fn node() -> impl Strategy<Value = Node> {
@@ -111,9 +105,7 @@ fn spec() -> impl Strategy<Value = Spec> {
 }
 
 fn content(size: usize, seed: u8, holes: bool) -> Vec<u8> {
-    let mut v: Vec<u8> = (0..size)
-        .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed)
-        .collect();
+    let mut v: Vec<u8> = (0..size).map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed).collect();
     if holes {
         for (k, chunk) in v.chunks_mut(4096).enumerate() {
             if !(k + seed as usize).is_multiple_of(3) {
@@ -134,11 +126,7 @@ fn realise(spec: &Spec, staging: &Path) -> Case {
     let mut n = 0usize;
     for (parent, nm, node, m) in &spec.nodes {
         let dir = &dirs[parent % dirs.len()];
-        let mut path = if dir.as_slice() == b"/" {
-            Vec::new()
-        } else {
-            dir.clone()
-        };
+        let mut path = if dir.as_slice() == b"/" { Vec::new() } else { dir.clone() };
         path.push(b'/');
         path.extend_from_slice(nm);
         if !taken.insert(path.clone()) {
@@ -147,50 +135,26 @@ fn realise(spec: &Spec, staging: &Path) -> Case {
         n += 1;
         let kind = match node {
             Node::Dir | Node::Many(_) => Kind::Dir,
-            Node::File {
-                size,
-                seed,
-                holes,
-                inline,
-            } => {
+            Node::File { size, seed, holes, inline } => {
                 let data = content(*size, *seed, *holes);
                 if *inline {
-                    Kind::File(FileContent {
-                        data: Some(data),
-                        ..FileContent::default()
-                    })
+                    Kind::File(FileContent { data: Some(data), ..FileContent::default() })
                 } else {
                     let src = format!("f{n}");
                     fs::write(staging.join(&src), data).unwrap();
-                    Kind::File(FileContent {
-                        src: Some(src.into_bytes()),
-                        ..FileContent::default()
-                    })
+                    Kind::File(FileContent { src: Some(src.into_bytes()), ..FileContent::default() })
                 }
             }
-            Node::SparseOnly(size) => Kind::File(FileContent {
-                size: Some(*size),
-                ..FileContent::default()
-            }),
+            Node::SparseOnly(size) => Kind::File(FileContent { size: Some(*size), ..FileContent::default() }),
             Node::Symlink(len, seed) => {
                 let len = 1 + len % (spec.bs as usize - 1);
-                let target: Vec<u8> = (0..len)
-                    .map(|i| b"abc/._-xyz"[(i + *seed as usize) % 10])
-                    .collect();
+                let target: Vec<u8> = (0..len).map(|i| b"abc/._-xyz"[(i + *seed as usize) % 10]).collect();
                 Kind::Symlink { target }
             }
-            Node::HardLink(t) if !files.is_empty() => Kind::HardLink {
-                target: files[t % files.len()].clone(),
-            },
+            Node::HardLink(t) if !files.is_empty() => Kind::HardLink { target: files[t % files.len()].clone() },
             Node::HardLink(_) => Kind::Fifo,
-            Node::Char(a, b) => Kind::CharDev {
-                major: *a,
-                minor: *b,
-            },
-            Node::Block(a, b) => Kind::BlockDev {
-                major: *a,
-                minor: *b,
-            },
+            Node::Char(a, b) => Kind::CharDev { major: *a, minor: *b },
+            Node::Block(a, b) => Kind::BlockDev { major: *a, minor: *b },
             Node::Fifo => Kind::Fifo,
             Node::Socket => Kind::Socket,
         };
@@ -212,10 +176,7 @@ fn realise(spec: &Spec, staging: &Path) -> Case {
                 xattrs.push((k.clone().into_bytes(), v.clone()));
             }
         }
-        let t = Timestamp {
-            secs: m.mtime.0,
-            nanos: m.mtime.1,
-        };
+        let t = Timestamp { secs: m.mtime.0, nanos: m.mtime.1 };
         entries.push(Entry {
             at: Location::Index(entries.len()),
             path: path.clone(),
@@ -235,10 +196,7 @@ fn realise(spec: &Spec, staging: &Path) -> Case {
                 entries.push(Entry {
                     at: Location::Index(entries.len()),
                     path: p,
-                    kind: Kind::File(FileContent {
-                        size: Some(0),
-                        ..FileContent::default()
-                    }),
+                    kind: Kind::File(FileContent { size: Some(0), ..FileContent::default() }),
                     mode: None,
                     uid: None,
                     gid: None,
@@ -259,25 +217,12 @@ fn realise(spec: &Spec, staging: &Path) -> Case {
         }
         _ => Features::for_type(FsType::Ext2),
     };
-    let opts = Options {
-        block_size: spec.bs,
-        features,
-        size: Size::Auto { margin_percent: 10 },
-        ..support::opts()
-    };
-    Case {
-        manifest: Manifest { entries },
-        opts,
-        staging: Some(staging.to_owned()),
-        store: None,
-    }
+    let opts = Options { block_size: spec.bs, features, size: Size::Auto { margin_percent: 10 }, ..support::opts() };
+    Case { manifest: Manifest { entries }, opts, staging: Some(staging.to_owned()), store: None }
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10)
+    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(10)
 }
 
 proptest! {

@@ -36,11 +36,7 @@ impl BlockMap {
     /// are only used without the `64bit` feature) and `lblk` below `max_blocks`.
     pub fn plan(runs: &[(u64, u64, u64)], block_size: u32) -> BlockMap {
         let per = u64::from(block_size / 4);
-        let mut map = BlockMap {
-            per,
-            direct: [0; 12],
-            nodes: BTreeMap::new(),
-        };
+        let mut map = BlockMap { per, direct: [0; 12], nodes: BTreeMap::new() };
         for &(lblk, pblk, len) in runs {
             for i in 0..len {
                 map.set(lblk + i, (pblk + i) as u32);
@@ -67,19 +63,13 @@ impl BlockMap {
         }
         let l = l - per;
         if l < per * per {
-            self.nodes
-                .entry(Node::DoubleRoot)
-                .or_insert_with(|| vec![0; per as usize]);
+            self.nodes.entry(Node::DoubleRoot).or_insert_with(|| vec![0; per as usize]);
             *self.slot(Node::Double(l / per), l % per) = pblk;
             return;
         }
         let l = l - per * per;
-        self.nodes
-            .entry(Node::TripleRoot)
-            .or_insert_with(|| vec![0; per as usize]);
-        self.nodes
-            .entry(Node::TripleMid(l / (per * per)))
-            .or_insert_with(|| vec![0; per as usize]);
+        self.nodes.entry(Node::TripleRoot).or_insert_with(|| vec![0; per as usize]);
+        self.nodes.entry(Node::TripleMid(l / (per * per))).or_insert_with(|| vec![0; per as usize]);
         *self.slot(Node::TripleLeaf(l / per), l % per) = pblk;
     }
 
@@ -93,11 +83,7 @@ impl BlockMap {
     pub fn encode(mut self, pblks: &[u64], block_size: u32) -> ([u8; 60], Vec<(u64, Vec<u8>)>) {
         let per = self.per;
         let keys: Vec<Node> = self.nodes.keys().copied().collect();
-        let loc: BTreeMap<Node, u32> = keys
-            .iter()
-            .copied()
-            .zip(pblks.iter().map(|&p| p as u32))
-            .collect();
+        let loc: BTreeMap<Node, u32> = keys.iter().copied().zip(pblks.iter().map(|&p| p as u32)).collect();
         // Link children into parents.
         for key in &keys {
             let here = loc[key];
@@ -112,11 +98,7 @@ impl BlockMap {
         for (i, &p) in self.direct.iter().enumerate() {
             put_u32(&mut i_block, 4 * i, p);
         }
-        for (node, slot) in [
-            (Node::Single, 12),
-            (Node::DoubleRoot, 13),
-            (Node::TripleRoot, 14),
-        ] {
+        for (node, slot) in [(Node::Single, 12), (Node::DoubleRoot, 13), (Node::TripleRoot, 14)] {
             if let Some(&p) = loc.get(&node) {
                 put_u32(&mut i_block, 4 * slot, p);
             }
@@ -142,17 +124,8 @@ mod tests {
         // 1 KiB blocks: 256 pointers per block.
         assert_eq!(BlockMap::plan(&[(0, 100, 12)], 1024).indirect_blocks(), 0);
         assert_eq!(BlockMap::plan(&[(0, 100, 13)], 1024).indirect_blocks(), 1);
-        assert_eq!(
-            BlockMap::plan(&[(12 + 256, 100, 1)], 1024).indirect_blocks(),
-            2
-        );
-        assert_eq!(
-            BlockMap::plan(&[(12 + 256 + 65536, 100, 1)], 1024).indirect_blocks(),
-            3
-        );
-        assert_eq!(
-            BlockMap::plan(&[(0, 100, 12 + 256 + 257)], 1024).indirect_blocks(),
-            1 + 1 + 2
-        );
+        assert_eq!(BlockMap::plan(&[(12 + 256, 100, 1)], 1024).indirect_blocks(), 2);
+        assert_eq!(BlockMap::plan(&[(12 + 256 + 65536, 100, 1)], 1024).indirect_blocks(), 3);
+        assert_eq!(BlockMap::plan(&[(0, 100, 12 + 256 + 257)], 1024).indirect_blocks(), 1 + 1 + 2);
     }
 }

@@ -52,13 +52,7 @@ fn rec_len(name_len: usize) -> usize {
 
 /// Lay out a directory with inode `ino`, parent `parent` and `entries` (already sorted by name;
 /// `.` and `..` are added here). `csum_seed` is the directory inode's checksum seed.
-pub fn layout(
-    ino: u32,
-    parent: u32,
-    entries: &[Entry<'_>],
-    p: &Params,
-    csum_seed: u32,
-) -> Result<Blocks, DirError> {
+pub fn layout(ino: u32, parent: u32, entries: &[Entry<'_>], p: &Params, csum_seed: u32) -> Result<Blocks, DirError> {
     let bs = p.block_size as usize;
     let usable = if p.csum { bs - TAIL_LEN } else { bs };
     let linear_bytes: usize = 24 + entries.iter().map(|e| rec_len(e.name.len())).sum::<usize>();
@@ -70,10 +64,7 @@ pub fn layout(
         for e in entries {
             lb.push(e.name, e.ino, e.ftype);
         }
-        Blocks {
-            blocks: lb.finish(),
-            indexed: false,
-        }
+        Blocks { blocks: lb.finish(), indexed: false }
     } else {
         htree(ino, parent, entries, p, usable, seed)?
     };
@@ -173,8 +164,7 @@ impl LeafBuilder {
             put_u32(&mut b, self.bs - 4, crc);
         }
         self.blocks.push(b);
-        self.first_last
-            .push(self.cur_hashes.take().unwrap_or((0, 0)));
+        self.first_last.push(self.cur_hashes.take().unwrap_or((0, 0)));
         self.pos = 0;
         self.last = 0;
     }
@@ -215,13 +205,7 @@ fn htree(
         .first_last
         .iter()
         .enumerate()
-        .map(|(i, &(first, _))| {
-            if i > 0 && lb.first_last[i - 1].1 == first {
-                first | 1
-            } else {
-                first
-            }
-        })
+        .map(|(i, &(first, _))| if i > 0 && lb.first_last[i - 1].1 == first { first | 1 } else { first })
         .collect();
 
     let dx_tail = if p.csum { DX_TAIL_LEN } else { 0 };
@@ -230,31 +214,21 @@ fn htree(
     let n = leaves.len();
     let mut blocks = Vec::new();
     if n <= root_limit {
-        let refs: Vec<(u32, u32)> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, &k)| (k, 1 + i as u32))
-            .collect();
+        let refs: Vec<(u32, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, 1 + i as u32)).collect();
         blocks.push(dx_root(ino, parent, bs, root_limit, 0, &refs, seed));
         blocks.extend(leaves);
     } else {
         let nodes = n.div_ceil(node_limit);
         if nodes > root_limit {
-            return Err(DirError::TooManyEntries {
-                entries: entries.len(),
-                block_size: p.block_size,
-            });
+            return Err(DirError::TooManyEntries { entries: entries.len(), block_size: p.block_size });
         }
         let first_leaf = 1 + nodes as u32;
         let mut root_refs = Vec::with_capacity(nodes);
         let mut node_blocks = Vec::with_capacity(nodes);
         for (ni, chunk) in keys.chunks(node_limit).enumerate() {
             let base = ni * node_limit;
-            let refs: Vec<(u32, u32)> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, &k)| (k, first_leaf + (base + i) as u32))
-                .collect();
+            let refs: Vec<(u32, u32)> =
+                chunk.iter().enumerate().map(|(i, &k)| (k, first_leaf + (base + i) as u32)).collect();
             root_refs.push((chunk[0], 1 + ni as u32));
             node_blocks.push(dx_node(bs, node_limit, &refs, seed));
         }
@@ -262,10 +236,7 @@ fn htree(
         blocks.extend(node_blocks);
         blocks.extend(leaves);
     }
-    Ok(Blocks {
-        blocks,
-        indexed: true,
-    })
+    Ok(Blocks { blocks, indexed: true })
 }
 
 /// Writes count/limit and the (hash, block) entries starting at `off`. The first entry's hash
@@ -341,12 +312,7 @@ mod tests {
     use super::*;
 
     fn params(bs: u32) -> Params {
-        Params {
-            block_size: bs,
-            dir_index: true,
-            hash_seed: [1, 2, 3, 4],
-            csum: true,
-        }
+        Params { block_size: bs, dir_index: true, hash_seed: [1, 2, 3, 4], csum: true }
     }
 
     #[test]
@@ -364,17 +330,11 @@ mod tests {
 
     #[test]
     fn big_dir_gets_an_index_and_every_leaf_is_referenced() {
-        let names: Vec<Vec<u8>> = (0..10000)
-            .map(|i| format!("file-{i:05}").into_bytes())
-            .collect();
+        let names: Vec<Vec<u8>> = (0..10000).map(|i| format!("file-{i:05}").into_bytes()).collect();
         let mut entries: Vec<Entry<'_>> = names
             .iter()
             .enumerate()
-            .map(|(i, n)| Entry {
-                name: n,
-                ino: 100 + i as u32,
-                ftype: FileType::Regular,
-            })
+            .map(|(i, n)| Entry { name: n, ino: 100 + i as u32, ftype: FileType::Regular })
             .collect();
         entries.sort_by(|a, b| a.name.cmp(b.name));
         let b = layout(12, 2, &entries, &params(1024), 7).unwrap();

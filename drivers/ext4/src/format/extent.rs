@@ -54,12 +54,7 @@ pub struct Tree {
 
 /// Build the tree for `extents` using `tree_pblks` (exactly `tree_blocks()` block numbers).
 /// `csum_seed` is the inode's checksum seed when `metadata_csum` is on.
-pub fn build(
-    extents: &[Extent],
-    tree_pblks: &[u64],
-    block_size: u32,
-    csum_seed: Option<u32>,
-) -> Tree {
+pub fn build(extents: &[Extent], tree_pblks: &[u64], block_size: u32, csum_seed: Option<u32>) -> Tree {
     let levels = level_counts(extents.len(), block_size);
     debug_assert_eq!(levels.iter().sum::<usize>(), tree_pblks.len());
     let per = per_block(block_size);
@@ -67,8 +62,7 @@ pub fn build(
     let mut pblks = tree_pblks.iter().copied();
 
     // Entries of the current level: (first logical block, 12-byte record).
-    let mut entries: Vec<(u32, [u8; 12])> =
-        extents.iter().map(|e| (e.lblk, leaf_record(e))).collect();
+    let mut entries: Vec<(u32, [u8; 12])> = extents.iter().map(|e| (e.lblk, leaf_record(e))).collect();
     let mut depth: u16 = 0;
     for _ in &levels {
         let mut next = Vec::new();
@@ -142,13 +136,8 @@ mod tests {
 
     #[test]
     fn index_entries_point_at_first_child_block() {
-        let extents: Vec<Extent> = (0..10)
-            .map(|i| Extent {
-                lblk: i * 10,
-                pblk: 1000 + u64::from(i) * 7,
-                len: 3,
-            })
-            .collect();
+        let extents: Vec<Extent> =
+            (0..10).map(|i| Extent { lblk: i * 10, pblk: 1000 + u64::from(i) * 7, len: 3 }).collect();
         let n = tree_blocks(extents.len(), 1024).unwrap() as usize;
         let pblks: Vec<u64> = (0..n as u64).map(|i| 50 + i).collect();
         let t = build(&extents, &pblks, 1024, Some(1));

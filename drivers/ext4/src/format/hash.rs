@@ -3,11 +3,8 @@
 
 /// Hash of a name for the htree index: (major hash with bit 0 clear, minor hash).
 pub fn half_md4_signed(name: &[u8], seed: &[u32; 4]) -> (u32, u32) {
-    let mut buf: [u32; 4] = if seed.iter().any(|&s| s != 0) {
-        *seed
-    } else {
-        [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476]
-    };
+    let mut buf: [u32; 4] =
+        if seed.iter().any(|&s| s != 0) { *seed } else { [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476] };
     let mut p = name;
     loop {
         let input = str2hashbuf_signed(p, 8);
@@ -74,10 +71,7 @@ fn half_md4_transform(buf: &mut [u32; 4], input: &[u32; 8]) {
     let [mut a, mut b, mut c, mut d] = *buf;
     macro_rules! round {
         ($f:ident, $a:ident, $b:ident, $c:ident, $d:ident, $x:expr, $s:expr) => {
-            $a = $a
-                .wrapping_add($f($b, $c, $d))
-                .wrapping_add($x)
-                .rotate_left($s);
+            $a = $a.wrapping_add($f($b, $c, $d)).wrapping_add($x).rotate_left($s);
         };
     }
     let x = input;

@@ -27,11 +27,7 @@ pub enum XattrError {
     #[error(
         "xattrs do not fit: {bytes} bytes needed outside the inode, one {block_size}-byte xattr block holds {capacity}"
     )]
-    TooLarge {
-        bytes: usize,
-        block_size: u32,
-        capacity: usize,
-    },
+    TooLarge { bytes: usize, block_size: u32, capacity: usize },
 }
 
 /// One attribute as stored: name index, name suffix, value.
@@ -71,11 +67,7 @@ impl Attr {
         } else {
             value.to_vec()
         };
-        Ok(Attr {
-            index,
-            name: suffix.to_vec(),
-            value,
-        })
+        Ok(Attr { index, name: suffix.to_vec(), value })
     }
 
     fn entry_len(&self) -> usize {
@@ -107,16 +99,11 @@ impl Attr {
 }
 
 /// Sort attributes the way the kernel expects them and reject duplicates.
-pub fn sort_attrs(
-    attrs: &mut [Attr],
-    full_names: impl Fn(&Attr) -> String,
-) -> Result<(), XattrError> {
+pub fn sort_attrs(attrs: &mut [Attr], full_names: impl Fn(&Attr) -> String) -> Result<(), XattrError> {
     attrs.sort_by(|a, b| a.key().cmp(&b.key()));
     for w in attrs.windows(2) {
         if w[0].key() == w[1].key() {
-            return Err(XattrError::Duplicate {
-                name: full_names(&w[0]),
-            });
+            return Err(XattrError::Duplicate { name: full_names(&w[0]) });
         }
     }
     Ok(())
@@ -150,23 +137,14 @@ pub fn place(attrs: &[Attr]) -> (Vec<u8>, Vec<Attr>) {
 
 /// Bytes one block of these attributes needs (header, entries, terminator, values).
 pub fn block_bytes(attrs: &[Attr]) -> usize {
-    BLOCK_HEADER
-        + attrs
-            .iter()
-            .map(|a| a.entry_len() + a.value_len())
-            .sum::<usize>()
-        + 4
+    BLOCK_HEADER + attrs.iter().map(|a| a.entry_len() + a.value_len()).sum::<usize>() + 4
 }
 
 /// Check that attributes fit in one xattr block.
 pub fn check_block(attrs: &[Attr], block_size: u32) -> Result<(), XattrError> {
     let bytes = block_bytes(attrs);
     if bytes > block_size as usize {
-        return Err(XattrError::TooLarge {
-            bytes,
-            block_size,
-            capacity: block_size as usize,
-        });
+        return Err(XattrError::TooLarge { bytes, block_size, capacity: block_size as usize });
     }
     Ok(())
 }
@@ -265,14 +243,8 @@ mod tests {
     fn names_map_to_indexes() {
         assert_eq!(Attr::new(b"security.capability", b"x").unwrap().index, 6);
         assert_eq!(Attr::new(b"user.a", b"").unwrap().index, 1);
-        assert!(matches!(
-            Attr::new(b"system.data", b""),
-            Err(XattrError::UnsupportedPrefix { .. })
-        ));
-        assert!(matches!(
-            Attr::new(b"user.", b""),
-            Err(XattrError::EmptyName { .. })
-        ));
+        assert!(matches!(Attr::new(b"system.data", b""), Err(XattrError::UnsupportedPrefix { .. })));
+        assert!(matches!(Attr::new(b"user.", b""), Err(XattrError::EmptyName { .. })));
     }
 
     #[test]
@@ -287,13 +259,9 @@ mod tests {
     #[test]
     fn acl_conversion_shrinks_object_entries() {
         let mut v = 2u32.to_le_bytes().to_vec();
-        for (tag, perm, id) in [
-            (1u16, 6u16, u32::MAX),
-            (2, 4, 1000),
-            (4, 4, u32::MAX),
-            (0x10, 4, u32::MAX),
-            (0x20, 4, u32::MAX),
-        ] {
+        for (tag, perm, id) in
+            [(1u16, 6u16, u32::MAX), (2, 4, 1000), (4, 4, u32::MAX), (0x10, 4, u32::MAX), (0x20, 4, u32::MAX)]
+        {
             v.extend_from_slice(&tag.to_le_bytes());
             v.extend_from_slice(&perm.to_le_bytes());
             v.extend_from_slice(&id.to_le_bytes());

@@ -9,24 +9,18 @@ use super::{EntryRef, Fields, Location, Manifest, ManifestError};
 pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
     let top: Value = serde_json::from_slice(bytes).map_err(ManifestError::Json)?;
     let Value::Object(mut top) = top else {
-        return Err(ManifestError::Top(
-            "top level must be an object with `entries`".into(),
-        ));
+        return Err(ManifestError::Top("top level must be an object with `entries`".into()));
     };
     if let Some(v) = top.remove("version")
         && v.as_u64() != Some(1)
     {
-        return Err(ManifestError::Top(format!(
-            "unsupported version {v} (expected 1)"
-        )));
+        return Err(ManifestError::Top(format!("unsupported version {v} (expected 1)")));
     }
     let Some(entries) = top.remove("entries") else {
         return Err(ManifestError::Top("missing `entries`".into()));
     };
     if let Some(k) = top.keys().next() {
-        return Err(ManifestError::Top(format!(
-            "unknown field `{k}` (expected version, entries)"
-        )));
+        return Err(ManifestError::Top(format!("unknown field `{k}` (expected version, entries)")));
     }
     let Value::Array(entries) = entries else {
         return Err(ManifestError::Top("`entries` must be an array".into()));
@@ -36,40 +30,23 @@ pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
         let at = Location::Index(i);
         let Value::Object(obj) = v else {
             return Err(ManifestError::Entry {
-                entry: EntryRef {
-                    at,
-                    path: Vec::new(),
-                },
+                entry: EntryRef { at, path: Vec::new() },
                 msg: "must be an object".into(),
             });
         };
-        let path = obj
-            .get("path")
-            .and_then(Value::as_str)
-            .map(|s| s.as_bytes().to_vec())
-            .unwrap_or_default();
-        let fields = fields(obj).map_err(|msg| ManifestError::Entry {
-            entry: EntryRef {
-                at: at.clone(),
-                path: path.clone(),
-            },
-            msg,
-        })?;
+        let path = obj.get("path").and_then(Value::as_str).map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+        let fields = fields(obj)
+            .map_err(|msg| ManifestError::Entry { entry: EntryRef { at: at.clone(), path: path.clone() }, msg })?;
         let entry = fields
             .into_entry(at.clone())
-            .map_err(|(path, msg)| ManifestError::Entry {
-                entry: EntryRef { at, path },
-                msg,
-            })?;
+            .map_err(|(path, msg)| ManifestError::Entry { entry: EntryRef { at, path }, msg })?;
         out.push(entry);
     }
     Ok(Manifest { entries: out })
 }
 
 fn string(v: &Value, key: &str) -> Result<String, String> {
-    v.as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("`{key}` must be a string"))
+    v.as_str().map(str::to_owned).ok_or_else(|| format!("`{key}` must be a string"))
 }
 
 fn u32_field(v: &Value, key: &str) -> Result<u32, String> {
@@ -91,15 +68,11 @@ fn fields(obj: Map<String, Value>) -> Result<Fields, String> {
                     Value::Number(n) => match n.as_u64() {
                         Some(m) if m <= 0o7777 => m as u16,
                         _ => {
-                            return Err(format!(
-                                "mode {n} is not in 0..=4095 (0o7777); write octal modes as strings"
-                            ));
+                            return Err(format!("mode {n} is not in 0..=4095 (0o7777); write octal modes as strings"));
                         }
                     },
                     _ => {
-                        return Err(
-                            "`mode` must be an octal string like \"0755\" or an integer".into()
-                        );
+                        return Err("`mode` must be an octal string like \"0755\" or an integer".into());
                     }
                 })
             }
@@ -109,9 +82,9 @@ fn fields(obj: Map<String, Value>) -> Result<Fields, String> {
                 let t = match &v {
                     Value::String(s) => parse_timestamp(s)?,
                     Value::Number(n) => {
-                        let secs = n.as_i64().ok_or_else(|| {
-                            format!("`{k}` must be whole seconds or a \"SECONDS.NANOS\" string")
-                        })?;
+                        let secs = n
+                            .as_i64()
+                            .ok_or_else(|| format!("`{k}` must be whole seconds or a \"SECONDS.NANOS\" string"))?;
                         parse_timestamp(&secs.to_string())?
                     }
                     _ => return Err(format!("`{k}` must be a number or a string")),
@@ -125,10 +98,7 @@ fn fields(obj: Map<String, Value>) -> Result<Fields, String> {
             "src" => f.src = Some(string(&v, k)?.into_bytes()),
             "sha256" => f.sha256 = Some(parse_sha256(&string(&v, k)?)?),
             "content" => {
-                f.data = Some(
-                    parse_bytes_value(string(&v, k)?.as_bytes())
-                        .map_err(|e| format!("`content`: {e}"))?,
-                )
+                f.data = Some(parse_bytes_value(string(&v, k)?.as_bytes()).map_err(|e| format!("`content`: {e}"))?)
             }
             "size" => f.size = Some(v.as_u64().ok_or("`size` must be a non-negative integer")?),
             "target" => f.target = Some(string(&v, k)?.into_bytes()),
@@ -141,16 +111,11 @@ fn fields(obj: Map<String, Value>) -> Result<Fields, String> {
             }
             "xattrs" => {
                 let Value::Object(map) = v else {
-                    return Err(
-                        "`xattrs` must be an object of name: \"text:...\" or \"hex:...\"".into(),
-                    );
+                    return Err("`xattrs` must be an object of name: \"text:...\" or \"hex:...\"".into());
                 };
                 for (name, val) in map {
-                    let s = val
-                        .as_str()
-                        .ok_or_else(|| format!("xattr `{name}` must be a string"))?;
-                    let bytes = parse_bytes_value(s.as_bytes())
-                        .map_err(|e| format!("xattr `{name}`: {e}"))?;
+                    let s = val.as_str().ok_or_else(|| format!("xattr `{name}` must be a string"))?;
+                    let bytes = parse_bytes_value(s.as_bytes()).map_err(|e| format!("xattr `{name}`: {e}"))?;
                     f.xattrs.push((name.into_bytes(), bytes));
                 }
             }
@@ -185,15 +150,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.entries.len(), 8);
-        assert!(matches!(
-            m.entries[4].kind,
-            Kind::CharDev { major: 5, minor: 1 }
-        ));
+        assert!(matches!(m.entries[4].kind, Kind::CharDev { major: 5, minor: 1 }));
         assert_eq!(m.entries[1].mode, Some(0o644));
-        assert_eq!(
-            m.entries[1].xattrs,
-            vec![(b"user.a".to_vec(), vec![0, 255])]
-        );
+        assert_eq!(m.entries[1].xattrs, vec![(b"user.a".to_vec(), vec![0, 255])]);
     }
 
     #[test]
@@ -204,21 +163,12 @@ mod tests {
         )
         .unwrap_err();
         let s = e.to_string();
-        assert!(
-            s.contains("entry 1") && s.contains("/b") && s.contains("uid"),
-            "{s}"
-        );
-        let e = Manifest::parse(
-            br#"{"entries":[{"type":"file","path":"/x","target":"y"}]}"#,
-            Format::Json,
-        )
-        .unwrap_err();
+        assert!(s.contains("entry 1") && s.contains("/b") && s.contains("uid"), "{s}");
+        let e =
+            Manifest::parse(br#"{"entries":[{"type":"file","path":"/x","target":"y"}]}"#, Format::Json).unwrap_err();
         assert!(e.to_string().contains("`target` is only for"), "{e}");
-        let e = Manifest::parse(
-            br#"{"entries":[{"type":"dir","path":"/x","owner":"0:0"}]}"#,
-            Format::Json,
-        )
-        .unwrap_err();
+        let e =
+            Manifest::parse(br#"{"entries":[{"type":"dir","path":"/x","owner":"0:0"}]}"#, Format::Json).unwrap_err();
         assert!(e.to_string().contains("unknown field `owner`"), "{e}");
     }
 }

@@ -2,9 +2,7 @@
 //! by spaces or tabs, `#` starts a comment line. In PATH and values, `\\` is a backslash and
 //! `\xNN` any byte (write a space as `\x20`). Same fields and rules as the JSON format.
 
-use super::value::{
-    parse_bytes_value, parse_dev, parse_mode, parse_sha256, parse_timestamp, parse_u32, parse_u64,
-};
+use super::value::{parse_bytes_value, parse_dev, parse_mode, parse_sha256, parse_timestamp, parse_u32, parse_u64};
 use super::{EntryRef, Fields, Location, Manifest, ManifestError};
 
 pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
@@ -12,45 +10,30 @@ pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let mut tokens = raw
-            .split(|b| *b == b' ' || *b == b'\t')
-            .filter(|t| !t.is_empty());
+        let mut tokens = raw.split(|b| *b == b' ' || *b == b'\t').filter(|t| !t.is_empty());
         let Some(kind) = tokens.next() else { continue };
         if kind.starts_with(b"#") {
             continue;
         }
         let err = |msg: String| ManifestError::Line { line, msg };
         let kind = std::str::from_utf8(kind).map_err(|_| err("entry type is not text".into()))?;
-        let path = tokens
-            .next()
-            .ok_or_else(|| err(format!("`{kind}` needs a path")))?;
+        let path = tokens.next().ok_or_else(|| err(format!("`{kind}` needs a path")))?;
         let path = unescape(path).map_err(&err)?;
         let err = |msg: String| ManifestError::Entry {
-            entry: EntryRef {
-                at: Location::Line(line),
-                path: path.clone(),
-            },
+            entry: EntryRef { at: Location::Line(line), path: path.clone() },
             msg,
         };
-        let mut f = Fields {
-            kind: Some(kind.to_owned()),
-            path: Some(path.clone()),
-            ..Fields::default()
-        };
+        let mut f = Fields { kind: Some(kind.to_owned()), path: Some(path.clone()), ..Fields::default() };
         for tok in tokens {
-            let eq = tok.iter().position(|&b| b == b'=').ok_or_else(|| {
-                err(format!(
-                    "`{}` is not key=value",
-                    String::from_utf8_lossy(tok)
-                ))
-            })?;
+            let eq = tok
+                .iter()
+                .position(|&b| b == b'=')
+                .ok_or_else(|| err(format!("`{}` is not key=value", String::from_utf8_lossy(tok))))?;
             let key = std::str::from_utf8(&tok[..eq]).map_err(|_| err("key is not text".into()))?;
             let value = unescape(&tok[eq + 1..]).map_err(&err)?;
             field(&mut f, key, value).map_err(|m| err(format!("`{key}`: {m}")))?;
         }
-        let entry = f
-            .into_entry(Location::Line(line))
-            .map_err(|(_, msg)| err(msg))?;
+        let entry = f.into_entry(Location::Line(line)).map_err(|(_, msg)| err(msg))?;
         entries.push(entry);
     }
     Ok(Manifest { entries })
@@ -87,9 +70,7 @@ fn field(f: &mut Fields, key: &str, v: Vec<u8>) -> Result<(), String> {
             f.minor = Some(b);
         }
         _ => match key.strip_prefix("xattr.") {
-            Some(name) if !name.is_empty() => f
-                .xattrs
-                .push((unescape(name.as_bytes())?, parse_bytes_value(&v)?)),
+            Some(name) if !name.is_empty() => f.xattrs.push((unescape(name.as_bytes())?, parse_bytes_value(&v)?)),
             _ => {
                 return Err(
                     "unknown key (expected mode, uid, gid, owner, mtime, atime, ctime, src, sha256, content, size, target, dev, major, minor, xattr.NAME)"
@@ -159,13 +140,7 @@ mod tests {
         assert_eq!(m.entries[1].path, b"/a b");
         assert_eq!(m.entries[1].uid, Some(1));
         assert_eq!(m.entries[1].mode, Some(0o4755));
-        assert!(matches!(
-            m.entries[2].kind,
-            Kind::CharDev {
-                major: 4,
-                minor: 64
-            }
-        ));
+        assert!(matches!(m.entries[2].kind, Kind::CharDev { major: 4, minor: 64 }));
     }
 
     #[test]

@@ -131,10 +131,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn entry_ref(&self) -> EntryRef {
-        EntryRef {
-            at: self.at.clone(),
-            path: self.path.clone(),
-        }
+        EntryRef { at: self.at.clone(), path: self.path.clone() }
     }
 }
 
@@ -228,26 +225,17 @@ impl Fields {
         if self.path.is_none() {
             return fail("missing `path`".into());
         }
-        let has_content = self.src.is_some()
-            || self.sha256.is_some()
-            || self.data.is_some()
-            || self.size.is_some();
+        let has_content = self.src.is_some() || self.sha256.is_some() || self.data.is_some() || self.size.is_some();
         let has_dev = self.major.is_some() || self.minor.is_some();
         let allow = |content: bool, target: bool, dev: bool| -> Result<(), String> {
             if !content && has_content {
-                return Err(format!(
-                    "`src`, `sha256`, `content` and `size` are only for files, not for a {kind_name}"
-                ));
+                return Err(format!("`src`, `sha256`, `content` and `size` are only for files, not for a {kind_name}"));
             }
             if !target && self.target.is_some() {
-                return Err(format!(
-                    "`target` is only for symlinks and hard links, not for a {kind_name}"
-                ));
+                return Err(format!("`target` is only for symlinks and hard links, not for a {kind_name}"));
             }
             if !dev && has_dev {
-                return Err(format!(
-                    "`major`/`minor` are only for char and block devices, not for a {kind_name}"
-                ));
+                return Err(format!("`major`/`minor` are only for char and block devices, not for a {kind_name}"));
             }
             Ok(())
         };
@@ -262,7 +250,12 @@ impl Fields {
                 {
                     return Err(format!("`size` is {s} but `content` has {} bytes", d.len()));
                 }
-                Ok(Kind::File(FileContent { src: self.src.clone(), sha256: self.sha256, data: self.data.clone(), size: self.size }))
+                Ok(Kind::File(FileContent {
+                    src: self.src.clone(),
+                    sha256: self.sha256,
+                    data: self.data.clone(),
+                    size: self.size,
+                }))
             }),
             "symlink" | "hardlink" => allow(false, true, false).and_then(|()| {
                 let target = self.target.clone().ok_or_else(|| format!("a {kind_name} needs `target`"))?;
@@ -273,7 +266,9 @@ impl Fields {
                     return Err(format!("a {kind_name} device needs `major` and `minor` (or `dev=MAJOR:MINOR`)"));
                 };
                 if major > MAX_MAJOR || minor > MAX_MINOR {
-                    return Err(format!("device {major}:{minor} is out of range (major <= {MAX_MAJOR}, minor <= {MAX_MINOR})"));
+                    return Err(format!(
+                        "device {major}:{minor} is out of range (major <= {MAX_MAJOR}, minor <= {MAX_MINOR})"
+                    ));
                 }
                 Ok(if kind_name == "char" { Kind::CharDev { major, minor } } else { Kind::BlockDev { major, minor } })
             }),
@@ -297,10 +292,7 @@ impl Fields {
                 || self.ctime.is_some()
                 || !self.xattrs.is_empty())
         {
-            return fail(
-                "a hard link shares its target's inode: it takes no mode, owner, times or xattrs"
-                    .into(),
-            );
+            return fail("a hard link shares its target's inode: it takes no mode, owner, times or xattrs".into());
         }
         Ok(Entry {
             at,

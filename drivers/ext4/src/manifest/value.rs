@@ -6,18 +6,12 @@ use crate::format::Timestamp;
 /// Octal permission bits, `0755` or `4755`; at most `7777`.
 pub fn parse_mode(s: &str) -> Result<u16, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);
-    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
-    {
-        return Err(format!(
-            "mode `{}` is not an octal number",
-            s.escape_debug()
-        ));
+    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(format!("mode `{}` is not an octal number", s.escape_debug()));
     }
     let v = u32::from_str_radix(digits, 8).map_err(|e| format!("mode `{s}`: {e}"))?;
     if v > 0o7777 {
-        return Err(format!(
-            "mode `{s}` has bits beyond 07777 (the file type comes from `type`)"
-        ));
+        return Err(format!("mode `{s}` has bits beyond 07777 (the file type comes from `type`)"));
     }
     Ok(v as u16)
 }
@@ -46,17 +40,10 @@ pub fn parse_timestamp(s: &str) -> Result<Timestamp, String> {
         }
     };
     // "-1.5" means 1.5 s before the epoch: -2 s plus 0.5 s, as `struct timespec` holds it.
-    let (secs, nanos) = if int.starts_with('-') && nanos > 0 {
-        (secs - 1, 1_000_000_000 - nanos)
-    } else {
-        (secs, nanos)
-    };
+    let (secs, nanos) =
+        if int.starts_with('-') && nanos > 0 { (secs - 1, 1_000_000_000 - nanos) } else { (secs, nanos) };
     Timestamp::new(secs, nanos).ok_or_else(|| {
-        format!(
-            "time `{s}` is outside what ext4 stores ({} ..= {})",
-            Timestamp::MIN_SECS,
-            Timestamp::MAX_SECS
-        )
+        format!("time `{s}` is outside what ext4 stores ({} ..= {})", Timestamp::MIN_SECS, Timestamp::MAX_SECS)
     })
 }
 
@@ -94,23 +81,19 @@ pub fn parse_u32(s: &str, what: &str) -> Result<u32, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{what} `{}` is not a number", s.escape_debug()));
     }
-    s.parse()
-        .map_err(|_| format!("{what} `{s}` is out of range (0..=4294967295)"))
+    s.parse().map_err(|_| format!("{what} `{s}` is out of range (0..=4294967295)"))
 }
 
 pub fn parse_u64(s: &str, what: &str) -> Result<u64, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{what} `{}` is not a number", s.escape_debug()));
     }
-    s.parse()
-        .map_err(|_| format!("{what} `{s}` is out of range"))
+    s.parse().map_err(|_| format!("{what} `{s}` is out of range"))
 }
 
 /// `MAJOR:MINOR`.
 pub fn parse_dev(s: &str) -> Result<(u32, u32), String> {
-    let (a, b) = s
-        .split_once(':')
-        .ok_or_else(|| format!("device `{}` is not MAJOR:MINOR", s.escape_debug()))?;
+    let (a, b) = s.split_once(':').ok_or_else(|| format!("device `{}` is not MAJOR:MINOR", s.escape_debug()))?;
     Ok((parse_u32(a, "major")?, parse_u32(b, "minor")?))
 }
 
@@ -130,31 +113,10 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(
-            parse_timestamp("12").unwrap(),
-            Timestamp { secs: 12, nanos: 0 }
-        );
-        assert_eq!(
-            parse_timestamp("12.5").unwrap(),
-            Timestamp {
-                secs: 12,
-                nanos: 500_000_000
-            }
-        );
-        assert_eq!(
-            parse_timestamp("-3.000000001").unwrap(),
-            Timestamp {
-                secs: -4,
-                nanos: 999_999_999
-            }
-        );
-        assert_eq!(
-            parse_timestamp("-0.5").unwrap(),
-            Timestamp {
-                secs: -1,
-                nanos: 500_000_000
-            }
-        );
+        assert_eq!(parse_timestamp("12").unwrap(), Timestamp { secs: 12, nanos: 0 });
+        assert_eq!(parse_timestamp("12.5").unwrap(), Timestamp { secs: 12, nanos: 500_000_000 });
+        assert_eq!(parse_timestamp("-3.000000001").unwrap(), Timestamp { secs: -4, nanos: 999_999_999 });
+        assert_eq!(parse_timestamp("-0.5").unwrap(), Timestamp { secs: -1, nanos: 500_000_000 });
         assert!(parse_timestamp("99999999999").is_err());
         assert!(parse_timestamp("1.").is_err());
         assert!(parse_timestamp("1.0000000001").is_err());

@@ -10,9 +10,7 @@ use crate::format::Timestamp;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WriteError {
-    #[error(
-        "{0}: JSON manifests hold UTF-8 paths, targets and xattr names only; use the line format"
-    )]
+    #[error("{0}: JSON manifests hold UTF-8 paths, targets and xattr names only; use the line format")]
     NotUtf8(String),
 }
 
@@ -31,10 +29,7 @@ fn time(t: Timestamp) -> String {
 fn bytes_value(v: &[u8]) -> String {
     match std::str::from_utf8(v) {
         Ok(s) if s.chars().all(|c| !c.is_control()) => format!("text:{s}"),
-        _ => format!(
-            "hex:{}",
-            v.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        ),
+        _ => format!("hex:{}", v.iter().map(|b| format!("{b:02x}")).collect::<String>()),
     }
 }
 
@@ -85,19 +80,14 @@ impl Manifest {
                         kv("size", n.to_string());
                     }
                 }
-                Kind::Symlink { target } | Kind::HardLink { target } => {
-                    kv("target", escape(target))
-                }
+                Kind::Symlink { target } | Kind::HardLink { target } => kv("target", escape(target)),
                 Kind::CharDev { major, minor } | Kind::BlockDev { major, minor } => {
                     kv("dev", format!("{major}:{minor}"))
                 }
                 Kind::Dir | Kind::Fifo | Kind::Socket => {}
             }
             for (name, value) in &e.xattrs {
-                kv(
-                    &format!("xattr.{}", escape(name)),
-                    escape(bytes_value(value).as_bytes()),
-                );
+                kv(&format!("xattr.{}", escape(name)), escape(bytes_value(value).as_bytes()));
             }
             out.push('\n');
         }
@@ -106,15 +96,8 @@ impl Manifest {
 
     /// The JSON format.
     pub fn to_json(&self) -> Result<String, WriteError> {
-        let entries = self
-            .entries
-            .iter()
-            .map(entry_json)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(
-            serde_json::to_string_pretty(&json!({"version": 1, "entries": entries}))
-                .unwrap_or_default(),
-        )
+        let entries = self.entries.iter().map(entry_json).collect::<Result<Vec<_>, _>>()?;
+        Ok(serde_json::to_string_pretty(&json!({"version": 1, "entries": entries})).unwrap_or_default())
     }
 }
 
@@ -192,32 +175,22 @@ mod tests {
                 proptest::option::of(any::<[u8; 32]>()),
                 proptest::option::of(any::<u64>())
             )
-                .prop_map(|(src, sha256, size)| Kind::File(FileContent {
-                    src,
-                    sha256,
-                    data: None,
-                    size
-                })),
+                .prop_map(|(src, sha256, size)| Kind::File(FileContent { src, sha256, data: None, size })),
             proptest::collection::vec(any::<u8>(), 0..50).prop_map(|d| Kind::File(FileContent {
                 size: Some(d.len() as u64),
                 data: Some(d),
                 ..FileContent::default()
             })),
             bytes(30).prop_map(|target| Kind::Symlink { target }),
-            (0u32..=0xfff, 0u32..=0xfffff)
-                .prop_map(|(major, minor)| Kind::CharDev { major, minor }),
-            (0u32..=0xfff, 0u32..=0xfffff)
-                .prop_map(|(major, minor)| Kind::BlockDev { major, minor }),
+            (0u32..=0xfff, 0u32..=0xfffff).prop_map(|(major, minor)| Kind::CharDev { major, minor }),
+            (0u32..=0xfff, 0u32..=0xfffff).prop_map(|(major, minor)| Kind::BlockDev { major, minor }),
             Just(Kind::Fifo),
             Just(Kind::Socket),
         ]
     }
 
     fn time() -> impl Strategy<Value = Timestamp> {
-        (
-            Timestamp::MIN_SECS..=Timestamp::MAX_SECS,
-            prop_oneof![Just(0u32), 0u32..1_000_000_000],
-        )
+        (Timestamp::MIN_SECS..=Timestamp::MAX_SECS, prop_oneof![Just(0u32), 0u32..1_000_000_000])
             .prop_map(|(secs, nanos)| Timestamp { secs, nanos })
     }
 

@@ -49,16 +49,10 @@ pub fn build_at(case: &Case, img: &Path) -> Result<Report, ImageError> {
 
 /// `e2fsck -fn` must exit 0 and print nothing but its five pass lines and the summary.
 pub fn fsck(img: &Path) {
-    let out = Command::new("e2fsck")
-        .arg("-fn")
-        .arg(img)
-        .output()
-        .expect("run e2fsck");
+    let out = Command::new("e2fsck").arg("-fn").arg(img).output().expect("run e2fsck");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let odd: Vec<&str> = stdout
-        .lines()
-        .filter(|l| !l.starts_with("Pass ") && !l.contains(" files (") && !l.trim().is_empty())
-        .collect();
+    let odd: Vec<&str> =
+        stdout.lines().filter(|l| !l.starts_with("Pass ") && !l.contains(" files (") && !l.trim().is_empty()).collect();
     assert!(
         out.status.code() == Some(0) && odd.is_empty(),
         "e2fsck -fn {} failed ({:?}):\n{}\n{}",
@@ -161,25 +155,15 @@ fn read_content(case: &Case, c: &FileContent, path: &[u8]) -> Content {
         case.staging
             .as_ref()
             .expect("staging")
-            .join(Path::new(std::ffi::OsStr::from_bytes(
-                src.strip_prefix(b"/").unwrap_or(src),
-            )))
+            .join(Path::new(std::ffi::OsStr::from_bytes(src.strip_prefix(b"/").unwrap_or(src))))
     } else if let Some(h) = &c.sha256 {
-        case.store
-            .as_ref()
-            .expect("store")
-            .join(h.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        case.store.as_ref().expect("store").join(h.iter().map(|b| format!("{b:02x}")).collect::<String>())
     } else if let Some(n) = c.size {
         return Content::Zeros(n);
     } else {
-        case.staging
-            .as_ref()
-            .expect("staging")
-            .join(Path::new(std::ffi::OsStr::from_bytes(&path[1..])))
+        case.staging.as_ref().expect("staging").join(Path::new(std::ffi::OsStr::from_bytes(&path[1..])))
     };
-    let len = fs::metadata(&file)
-        .unwrap_or_else(|e| panic!("stat {}: {e}", file.display()))
-        .len();
+    let len = fs::metadata(&file).unwrap_or_else(|e| panic!("stat {}: {e}", file.display())).len();
     if len > 64 << 20 {
         return sparse_content(&file, len);
     }
@@ -195,13 +179,8 @@ fn sparse_content(file: &Path, len: u64) -> Content {
         let Ok(d) = rustix::fs::seek(&f, rustix::fs::SeekFrom::Data(off)) else {
             break;
         };
-        let h = rustix::fs::seek(&f, rustix::fs::SeekFrom::Hole(d))
-            .expect("seek hole")
-            .min(len);
-        assert!(
-            h - d <= 16 << 20,
-            "test files keep their data regions small"
-        );
+        let h = rustix::fs::seek(&f, rustix::fs::SeekFrom::Hole(d)).expect("seek hole").min(len);
+        assert!(h - d <= 16 << 20, "test files keep their data regions small");
         let mut buf = vec![0u8; (h - d) as usize];
         std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, d).expect("read");
         pieces.push((d, buf));
@@ -259,11 +238,8 @@ pub fn expected(case: &Case) -> BTreeMap<Vec<u8>, Exp> {
             },
         );
     }
-    exp.entry(b"/".to_vec())
-        .or_insert_with(|| dir(0o755))
-        .inode_of = b"/".to_vec();
-    if !exp.contains_key(b"/lost+found".as_slice()) && !links.iter().any(|l| l.0 == b"/lost+found")
-    {
+    exp.entry(b"/".to_vec()).or_insert_with(|| dir(0o755)).inode_of = b"/".to_vec();
+    if !exp.contains_key(b"/lost+found".as_slice()) && !links.iter().any(|l| l.0 == b"/lost+found") {
         let mut d = dir(0o700);
         d.inode_of = b"/lost+found".to_vec();
         exp.insert(b"/lost+found".to_vec(), d);
@@ -299,11 +275,7 @@ pub fn expected(case: &Case) -> BTreeMap<Vec<u8>, Exp> {
                 let subdirs = children
                     .iter()
                     .filter(|c| {
-                        let mut cp = if p.as_slice() == b"/" {
-                            Vec::new()
-                        } else {
-                            p.clone()
-                        };
+                        let mut cp = if p.as_slice() == b"/" { Vec::new() } else { p.clone() };
                         cp.push(b'/');
                         cp.extend_from_slice(c);
                         matches!(exp[&cp].kind, ExpKind::Dir(_))
@@ -323,11 +295,7 @@ pub fn expected(case: &Case) -> BTreeMap<Vec<u8>, Exp> {
 }
 
 fn join(dir: &[u8], n: &[u8]) -> Vec<u8> {
-    let mut p = if dir == b"/" {
-        Vec::new()
-    } else {
-        dir.to_vec()
-    };
+    let mut p = if dir == b"/" { Vec::new() } else { dir.to_vec() };
     p.push(b'/');
     p.extend_from_slice(n);
     p
@@ -338,21 +306,10 @@ pub fn debugfs(img: &Path, cmds: &[String]) -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("cmds");
     fs::write(&f, cmds.join("\n") + "\n").expect("write cmds");
-    let out = Command::new("debugfs")
-        .arg("-f")
-        .arg(&f)
-        .arg(img)
-        .output()
-        .expect("run debugfs");
+    let out = Command::new("debugfs").arg("-f").arg(&f).arg(img).output().expect("run debugfs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let bad: Vec<&str> = stderr
-        .lines()
-        .filter(|l| !l.starts_with("debugfs "))
-        .collect();
-    assert!(
-        out.status.success() && bad.is_empty(),
-        "debugfs failed: {stderr}"
-    );
+    let bad: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("debugfs ")).collect();
+    assert!(out.status.success() && bad.is_empty(), "debugfs failed: {stderr}");
     let mut sections: Vec<Vec<u8>> = Vec::new();
     for line in out.stdout.split_inclusive(|&b| b == b'\n') {
         if line.starts_with(b"debugfs: ") {
@@ -382,8 +339,7 @@ struct Stat {
 }
 
 fn after<'a>(s: &'a str, key: &str) -> Option<&'a str> {
-    s.split_once(key)
-        .map(|(_, r)| r.split_whitespace().next().unwrap_or(""))
+    s.split_once(key).map(|(_, r)| r.split_whitespace().next().unwrap_or(""))
 }
 
 fn parse_stat(out: &[u8]) -> Stat {
@@ -391,55 +347,25 @@ fn parse_stat(out: &[u8]) -> Stat {
     let mut st = Stat::default();
     for line in text.lines() {
         if line.starts_with("Inode:") {
-            st.ftype = line
-                .split("Type:")
-                .nth(1)
-                .and_then(|r| r.split("Mode:").next())
-                .unwrap_or("")
-                .trim()
-                .to_owned();
+            st.ftype = line.split("Type:").nth(1).and_then(|r| r.split("Mode:").next()).unwrap_or("").trim().to_owned();
             st.mode = u32::from_str_radix(after(line, "Mode:").unwrap_or("x"), 8).expect("mode");
         } else if line.starts_with("User:") {
             // debugfs prints ids with %d, so ids above 2^31 come out negative.
-            st.uid = after(line, "User:")
-                .unwrap_or("")
-                .parse::<i64>()
-                .expect("uid") as u32;
-            st.gid = after(line, "Group:")
-                .unwrap_or("")
-                .parse::<i64>()
-                .expect("gid") as u32;
+            st.uid = after(line, "User:").unwrap_or("").parse::<i64>().expect("uid") as u32;
+            st.gid = after(line, "Group:").unwrap_or("").parse::<i64>().expect("gid") as u32;
             st.size = after(line, "Size:").unwrap_or("").parse().expect("size");
         } else if let Some(r) = line.strip_prefix("File ACL: ") {
-            st.file_acl = r
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .parse()
-                .expect("file acl");
+            st.file_acl = r.split_whitespace().next().unwrap_or("").parse().expect("file acl");
         } else if line.starts_with("Links:") {
             st.links = after(line, "Links:").unwrap_or("").parse().expect("links");
-            st.blockcount = after(line, "Blockcount:")
-                .unwrap_or("")
-                .parse()
-                .expect("blockcount");
+            st.blockcount = after(line, "Blockcount:").unwrap_or("").parse().expect("blockcount");
         } else if let Some((k, rest)) = line.trim_start().split_once("time: 0x") {
             let hex = rest.split_whitespace().next().unwrap_or("");
-            let (base, extra) = hex
-                .split_once(":0x")
-                .or_else(|| hex.split_once(':'))
-                .expect("time");
+            let (base, extra) = hex.split_once(":0x").or_else(|| hex.split_once(':')).expect("time");
             let base = u32::from_str_radix(base, 16).expect("time base") as i32;
-            let extra =
-                u32::from_str_radix(extra.trim_start_matches("0x"), 16).expect("time extra");
+            let extra = u32::from_str_radix(extra.trim_start_matches("0x"), 16).expect("time extra");
             let secs = i64::from(base) + (i64::from(extra & 3) << 32);
-            st.times.insert(
-                format!("{}time", k.trim()),
-                Timestamp {
-                    secs,
-                    nanos: extra >> 2,
-                },
-            );
+            st.times.insert(format!("{}time", k.trim()), Timestamp { secs, nanos: extra >> 2 });
         } else if let Some(r) = line
             .strip_prefix("Device major/minor number: ")
             .or_else(|| line.strip_prefix("(New-style) Device major/minor number: "))
@@ -467,27 +393,16 @@ pub fn debugfs_tree(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>) -> BTreeMap<Vec<u8
     found.insert(b"/".to_vec(), (2, 0o040000 | exp[b"/".as_slice()].perm));
     let mut level = vec![(b"/".to_vec(), 2u32, 2u32)];
     while !level.is_empty() {
-        let cmds: Vec<String> = level
-            .iter()
-            .map(|(_, ino, _)| format!("ls -p <{ino}>"))
-            .collect();
+        let cmds: Vec<String> = level.iter().map(|(_, ino, _)| format!("ls -p <{ino}>")).collect();
         let outs = debugfs(img, &cmds);
         let mut next = Vec::new();
         for ((dir, ino, parent_ino), out) in level.iter().zip(outs) {
             let mut names = BTreeSet::new();
             for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                 let f: Vec<&[u8]> = line.split(|&b| b == b'/').collect();
-                assert!(
-                    f.len() >= 7,
-                    "ls -p line {:?}",
-                    String::from_utf8_lossy(line)
-                );
-                let cino: u32 = std::str::from_utf8(f[1])
-                    .expect("ino")
-                    .parse()
-                    .expect("ino");
-                let mode =
-                    u32::from_str_radix(std::str::from_utf8(f[2]).expect("mode"), 8).expect("mode");
+                assert!(f.len() >= 7, "ls -p line {:?}", String::from_utf8_lossy(line));
+                let cino: u32 = std::str::from_utf8(f[1]).expect("ino").parse().expect("ino");
+                let mode = u32::from_str_radix(std::str::from_utf8(f[2]).expect("mode"), 8).expect("mode");
                 let n = f[5].to_vec();
                 if cino == 0 {
                     // Unused records (e.g. the pre-sized blocks of lost+found).
@@ -498,28 +413,17 @@ pub fn debugfs_tree(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>) -> BTreeMap<Vec<u8
                     continue;
                 }
                 if n == b".." {
-                    assert_eq!(
-                        cino,
-                        *parent_ino,
-                        "`..` of {}",
-                        String::from_utf8_lossy(dir)
-                    );
+                    assert_eq!(cino, *parent_ino, "`..` of {}", String::from_utf8_lossy(dir));
                     continue;
                 }
-                assert!(
-                    names.insert(n.clone()),
-                    "duplicate name in {}",
-                    String::from_utf8_lossy(dir)
-                );
+                assert!(names.insert(n.clone()), "duplicate name in {}", String::from_utf8_lossy(dir));
                 let p = join(dir, &n);
                 if mode & 0o170000 == 0o040000 {
                     next.push((p.clone(), cino, *ino));
                 }
                 found.insert(p, (cino, mode));
             }
-            let ExpKind::Dir(want) = &exp[dir].kind else {
-                panic!("not a dir")
-            };
+            let ExpKind::Dir(want) = &exp[dir].kind else { panic!("not a dir") };
             assert_eq!(&names, want, "names in {}", String::from_utf8_lossy(dir));
         }
         level = next;
@@ -530,23 +434,14 @@ pub fn debugfs_tree(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>) -> BTreeMap<Vec<u8
 /// Read back every entry with debugfs: stat, ls -l (via ls -p), ea_list, ea_get, dump.
 pub fn verify_debugfs(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, pick: &dyn Fn(&[u8]) -> bool) {
     let tree = debugfs_tree(img, exp);
-    assert_eq!(
-        tree.keys().collect::<Vec<_>>(),
-        exp.keys().collect::<Vec<_>>(),
-        "paths"
-    );
+    assert_eq!(tree.keys().collect::<Vec<_>>(), exp.keys().collect::<Vec<_>>(), "paths");
     let dump = tempfile::tempdir().expect("tempdir");
     let mut cmds = Vec::new();
     let mut what = Vec::new();
     let bs = block_size(img);
     for (p, e) in exp.iter().filter(|(p, _)| pick(p)) {
         let (ino, mode) = tree[p];
-        assert_eq!(
-            mode,
-            e.kind.type_bits() | e.perm,
-            "ls mode of {}",
-            String::from_utf8_lossy(p)
-        );
+        assert_eq!(mode, e.kind.type_bits() | e.perm, "ls mode of {}", String::from_utf8_lossy(p));
         assert_eq!(
             ino,
             tree[&e.inode_of].0,
@@ -560,11 +455,7 @@ pub fn verify_debugfs(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, pick: &dyn Fn(&[
         what.push((p.clone(), "ea_list".to_string()));
         for (k, name) in e.xattrs.keys().enumerate() {
             let f = dump.path().join(format!("x{ino}-{k}"));
-            cmds.push(format!(
-                "ea_get -f {} <{ino}> {}",
-                f.display(),
-                String::from_utf8_lossy(name)
-            ));
+            cmds.push(format!("ea_get -f {} <{ino}> {}", f.display(), String::from_utf8_lossy(name)));
             what.push((p.clone(), format!("xattr {k}")));
         }
         let dumpable = match &e.kind {
@@ -573,10 +464,7 @@ pub fn verify_debugfs(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, pick: &dyn Fn(&[
             _ => false,
         };
         if dumpable {
-            cmds.push(format!(
-                "dump <{ino}> {}",
-                dump.path().join(format!("d{ino}")).display()
-            ));
+            cmds.push(format!("dump <{ino}> {}", dump.path().join(format!("d{ino}")).display()));
             what.push((p.clone(), "dump".to_string()));
         }
         if let ExpKind::File(Content::Sparse(_, pieces)) = &e.kind {
@@ -618,20 +506,13 @@ pub fn verify_debugfs(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, pick: &dyn Fn(&[
                         if let Content::Zeros(_) = c {
                             // No data blocks; only an xattr block, if there is one.
                             let xattr_sectors = if st.file_acl != 0 { bs / 512 } else { 0 };
-                            assert_eq!(
-                                st.blockcount, xattr_sectors,
-                                "sparse {shown} has no data blocks"
-                            );
+                            assert_eq!(st.blockcount, xattr_sectors, "sparse {shown} has no data blocks");
                         }
                     }
                     ExpKind::Symlink(t) => {
                         assert_eq!(st.size, t.len() as u64, "size of {shown}");
                         if t.len() < 60 {
-                            assert_eq!(
-                                st.fast_link.as_deref(),
-                                Some(t.as_slice()),
-                                "target of {shown}"
-                            );
+                            assert_eq!(st.fast_link.as_deref(), Some(t.as_slice()), "target of {shown}");
                         }
                     }
                     ExpKind::Char(a, b) | ExpKind::Block(a, b) => {
@@ -648,32 +529,18 @@ pub fn verify_debugfs(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, pick: &dyn Fn(&[
                     .skip(1)
                     .filter_map(|l| l.trim_start().split(" (").next().map(str::to_owned))
                     .collect();
-                let want: BTreeSet<String> = e
-                    .xattrs
-                    .keys()
-                    .map(|k| String::from_utf8_lossy(k).into_owned())
-                    .collect();
+                let want: BTreeSet<String> = e.xattrs.keys().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
                 assert_eq!(listed, want, "xattr names of {shown}");
             }
             x if x.starts_with("bmap ") => {
                 let lblk: u64 = x[5..].parse().expect("lblk");
-                let pblk: u64 = String::from_utf8_lossy(&out)
-                    .trim()
-                    .parse()
-                    .expect("bmap output");
-                assert_ne!(
-                    pblk, 0,
-                    "{shown}: logical block {lblk} holds data but is a hole"
-                );
+                let pblk: u64 = String::from_utf8_lossy(&out).trim().parse().expect("bmap output");
+                assert_ne!(pblk, 0, "{shown}: logical block {lblk} holds data but is a hole");
                 let mut blk = vec![0u8; bs as usize];
                 fs::File::open(img)
-                    .and_then(|f| {
-                        std::os::unix::fs::FileExt::read_exact_at(&f, &mut blk, pblk * bs)
-                    })
+                    .and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut blk, pblk * bs))
                     .expect("read image");
-                let ExpKind::File(Content::Sparse(_, pieces)) = &e.kind else {
-                    unreachable!()
-                };
+                let ExpKind::File(Content::Sparse(_, pieces)) = &e.kind else { unreachable!() };
                 for (off, bytes) in pieces {
                     for (i, b) in bytes.iter().enumerate() {
                         let at = off + i as u64;
@@ -686,12 +553,9 @@ pub fn verify_debugfs(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, pick: &dyn Fn(&[
             "dump" => {
                 let got = fs::read(dump.path().join(format!("d{ino}"))).expect("dumped file");
                 match &e.kind {
-                    ExpKind::File(Content::Bytes(b)) => assert!(
-                        got == *b,
-                        "content of {shown} ({} vs {} bytes)",
-                        got.len(),
-                        b.len()
-                    ),
+                    ExpKind::File(Content::Bytes(b)) => {
+                        assert!(got == *b, "content of {shown} ({} vs {} bytes)", got.len(), b.len())
+                    }
                     ExpKind::Symlink(t) => assert_eq!(&got, t, "target of {shown}"),
                     _ => unreachable!(),
                 }
@@ -721,23 +585,14 @@ pub fn block_size(img: &Path) -> u64 {
 }
 
 /// Read back every entry with ext4-view (an independent Rust reader).
-pub fn verify_ext4_view(
-    img: &Path,
-    exp: &BTreeMap<Vec<u8>, Exp>,
-    block_maps: bool,
-    pick: &dyn Fn(&[u8]) -> bool,
-) {
+pub fn verify_ext4_view(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, block_maps: bool, pick: &dyn Fn(&[u8]) -> bool) {
     let fs = ext4_view::Ext4::load_from_path(img).expect("ext4-view loads the image");
     for (p, e) in exp.iter().filter(|(p, _)| pick(p)) {
         let shown = String::from_utf8_lossy(p);
         let path = ext4_view::Path::try_from(p.as_slice()).expect("path");
         // ext4-view 1.0 rejects timestamps whose 32-bit base field has the top bit set (before
         // 1970 or after 2038); debugfs and the kernel check those entries.
-        let odd = |x: &Exp| {
-            [x.mtime, x.atime, x.ctime]
-                .iter()
-                .any(|t| !(0..=i64::from(i32::MAX)).contains(&t.secs))
-        };
+        let odd = |x: &Exp| [x.mtime, x.atime, x.ctime].iter().any(|t| !(0..=i64::from(i32::MAX)).contains(&t.secs));
         let mut odd_time = odd(e);
         let mut up = p.clone();
         while up.as_slice() != b"/" {
@@ -748,28 +603,12 @@ pub fn verify_ext4_view(
             Err(err) if odd_time && err.to_string().contains("invalid timestamp") => continue,
             r => r.unwrap_or_else(|err| panic!("ext4-view metadata {shown}: {err}")),
         };
-        assert_eq!(
-            u32::from(md.mode()) & 0o7777,
-            e.perm,
-            "ext4-view mode of {shown}"
-        );
-        assert_eq!(
-            (md.uid(), md.gid()),
-            (e.uid, e.gid),
-            "ext4-view owner of {shown}"
-        );
+        assert_eq!(u32::from(md.mode()) & 0o7777, e.perm, "ext4-view mode of {shown}");
+        assert_eq!((md.uid(), md.gid()), (e.uid, e.gid), "ext4-view owner of {shown}");
         let m = md.modified();
-        assert_eq!(
-            (m.seconds(), m.nanoseconds()),
-            (e.mtime.secs, e.mtime.nanos),
-            "ext4-view mtime of {shown}"
-        );
+        assert_eq!((m.seconds(), m.nanoseconds()), (e.mtime.secs, e.mtime.nanos), "ext4-view mtime of {shown}");
         let a = md.accessed();
-        assert_eq!(
-            (a.seconds(), a.nanoseconds()),
-            (e.atime.secs, e.atime.nanos),
-            "ext4-view atime of {shown}"
-        );
+        assert_eq!((a.seconds(), a.nanoseconds()), (e.atime.secs, e.atime.nanos), "ext4-view atime of {shown}");
         match &e.kind {
             ExpKind::Dir(children) => {
                 assert!(md.is_dir(), "ext4-view: {shown} is a dir");
@@ -802,8 +641,7 @@ pub fn verify_ext4_view(
                     match fs.read(path) {
                         // ext4-view 1.0 follows a zero (hole) indirect-block pointer of a block
                         // map as if it were block 0; debugfs and the kernel check these files.
-                        Err(err)
-                            if block_maps && format!("{err:?}").contains("block_index: 0,") => {}
+                        Err(err) if block_maps && format!("{err:?}").contains("block_index: 0,") => {}
                         r => assert!(r.expect("read") == *b, "ext4-view content of {shown}"),
                     }
                 }
@@ -829,11 +667,7 @@ impl Drop for Mounted {
 
 /// When running as root and the kernel allows loop mounts: mount read-only and compare the
 /// tree. Returns false (after saying why) when it had to skip.
-pub fn verify_mount(
-    img: &Path,
-    exp: &BTreeMap<Vec<u8>, Exp>,
-    pick: &dyn Fn(&[u8]) -> bool,
-) -> bool {
+pub fn verify_mount(img: &Path, exp: &BTreeMap<Vec<u8>, Exp>, pick: &dyn Fn(&[u8]) -> bool) -> bool {
     if !rustix::process::geteuid().is_root() {
         println!("skipping loop-mount check: not running as root");
         return false;
@@ -847,10 +681,7 @@ pub fn verify_mount(
     match out {
         Ok(o) if o.status.success() => {}
         Ok(o) => {
-            println!(
-                "skipping loop-mount check: mount failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
+            println!("skipping loop-mount check: mount failed: {}", String::from_utf8_lossy(&o.stderr).trim());
             return false;
         }
         Err(e) => {
@@ -861,47 +692,18 @@ pub fn verify_mount(
     let _guard = Mounted(mnt.path().to_owned());
     let mut inos: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
     // Picked paths, plus the paths whose inode a picked hard link shares.
-    let link_targets: BTreeSet<&[u8]> = exp
-        .iter()
-        .filter(|(p, _)| pick(p))
-        .map(|(_, e)| e.inode_of.as_slice())
-        .collect();
-    for (p, e) in exp
-        .iter()
-        .filter(|(p, _)| pick(p) || link_targets.contains(p.as_slice()))
-    {
+    let link_targets: BTreeSet<&[u8]> =
+        exp.iter().filter(|(p, _)| pick(p)).map(|(_, e)| e.inode_of.as_slice()).collect();
+    for (p, e) in exp.iter().filter(|(p, _)| pick(p) || link_targets.contains(p.as_slice())) {
         let shown = String::from_utf8_lossy(p);
-        let host = mnt
-            .path()
-            .join(Path::new(std::ffi::OsStr::from_bytes(&p[1..])));
-        let md =
-            fs::symlink_metadata(&host).unwrap_or_else(|err| panic!("kernel: stat {shown}: {err}"));
+        let host = mnt.path().join(Path::new(std::ffi::OsStr::from_bytes(&p[1..])));
+        let md = fs::symlink_metadata(&host).unwrap_or_else(|err| panic!("kernel: stat {shown}: {err}"));
         inos.insert(p.clone(), md.ino());
-        assert_eq!(
-            md.mode(),
-            e.kind.type_bits() | e.perm,
-            "kernel mode of {shown}"
-        );
-        assert_eq!(
-            (md.uid(), md.gid()),
-            (e.uid, e.gid),
-            "kernel owner of {shown}"
-        );
-        assert_eq!(
-            md.nlink(),
-            u64::from(e.nlink),
-            "kernel link count of {shown}"
-        );
-        assert_eq!(
-            (md.mtime(), md.mtime_nsec()),
-            (e.mtime.secs, i64::from(e.mtime.nanos)),
-            "kernel mtime of {shown}"
-        );
-        assert_eq!(
-            (md.ctime(), md.ctime_nsec()),
-            (e.ctime.secs, i64::from(e.ctime.nanos)),
-            "kernel ctime of {shown}"
-        );
+        assert_eq!(md.mode(), e.kind.type_bits() | e.perm, "kernel mode of {shown}");
+        assert_eq!((md.uid(), md.gid()), (e.uid, e.gid), "kernel owner of {shown}");
+        assert_eq!(md.nlink(), u64::from(e.nlink), "kernel link count of {shown}");
+        assert_eq!((md.mtime(), md.mtime_nsec()), (e.mtime.secs, i64::from(e.mtime.nanos)), "kernel mtime of {shown}");
+        assert_eq!((md.ctime(), md.ctime_nsec()), (e.ctime.secs, i64::from(e.ctime.nanos)), "kernel ctime of {shown}");
         match &e.kind {
             ExpKind::Dir(children) => {
                 let names: BTreeSet<Vec<u8>> = fs::read_dir(&host)
@@ -920,17 +722,13 @@ pub fn verify_mount(
                     let f = fs::File::open(&host).expect("open");
                     for (off, bytes) in pieces {
                         let mut got = vec![0u8; bytes.len()];
-                        std::os::unix::fs::FileExt::read_exact_at(&f, &mut got, *off)
-                            .expect("pread");
+                        std::os::unix::fs::FileExt::read_exact_at(&f, &mut got, *off).expect("pread");
                         assert_eq!(&got, bytes, "kernel content of {shown} at {off}");
                     }
                 }
             }
             ExpKind::Symlink(t) => assert_eq!(
-                fs::read_link(&host)
-                    .expect("readlink")
-                    .as_os_str()
-                    .as_bytes(),
+                fs::read_link(&host).expect("readlink").as_os_str().as_bytes(),
                 t.as_slice(),
                 "kernel target of {shown}"
             ),
@@ -957,12 +755,7 @@ pub fn verify_mount(
     }
     for (p, e) in exp {
         if let (Some(a), Some(b)) = (inos.get(p), inos.get(&e.inode_of)) {
-            assert_eq!(
-                a,
-                b,
-                "kernel: {} is a hard link",
-                String::from_utf8_lossy(p)
-            );
+            assert_eq!(a, b, "kernel: {} is a hard link", String::from_utf8_lossy(p));
         }
     }
     true
@@ -1002,11 +795,5 @@ pub fn sha256(b: &[u8]) -> [u8; 32] {
 
 /// Options for tests: small, fixed defaults and a fixed time.
 pub fn opts() -> Options {
-    Options {
-        default_time: Timestamp {
-            secs: 1_700_000_000,
-            nanos: 0,
-        },
-        ..Options::default()
-    }
+    Options { default_time: Timestamp { secs: 1_700_000_000, nanos: 0 }, ..Options::default() }
 }
