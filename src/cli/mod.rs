@@ -9,6 +9,7 @@ mod build;
 mod desc;
 mod doctor;
 mod graph;
+mod image;
 mod init;
 pub mod output;
 mod project;
@@ -73,6 +74,8 @@ pub enum Command {
     Refs(refs::RefsArgs),
     /// Check every sandbox layer; non-zero when a required one is missing.
     Doctor,
+    /// Filesystem drivers on their own (`yoe image ext4 ...`).
+    Image(image::ImageArgs),
     /// Fetch or verify unit sources (the content-addressed store).
     Source(source::SourceArgs),
     /// Print the version.
@@ -108,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Refs(a) => refs::run(&g, a),
         Command::Doctor => doctor::run(&g),
         Command::Source(a) => source::run(&g, a),
+        Command::Image(a) => image::run(&g, a),
         Command::Version => {
             output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
             Ok(exit::OK)
