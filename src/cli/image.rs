@@ -14,7 +14,7 @@ pub struct ImageArgs {
 #[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Write an ext4 filesystem image from a manifest (see docs/ext4.md).
-    Ext4(yoe_ext4::cli::Ext4Args),
+    Ext4(Box<yoe_ext4::cli::Ext4Args>),
 }
 
 pub fn run(g: &Global, a: ImageArgs) -> anyhow::Result<u8> {
