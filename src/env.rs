@@ -9,6 +9,8 @@ pub const YOE_LOG: &str = "YOE_LOG";
 pub const YOE_CACHE: &str = "YOE_CACHE";
 /// Path to the sandbox helper binary (development override).
 pub const YOE_SANDBOX_HELPER: &str = "YOE_SANDBOX_HELPER";
+/// PEM file of the only CA certificates trusted for https sources (default: Mozilla's).
+pub const YOE_CA_CERTS: &str = "YOE_CA_CERTS";
 /// Set by CI systems; under CI, `--allow-unpinned` is refused.
 pub const CI: &str = "CI";
 

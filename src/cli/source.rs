@@ -37,6 +37,7 @@ pub fn sources(g: &Global, p: &Project, allow_unpinned: bool) -> anyhow::Result<
     }
     let mut s = Sources::new(&crate::env::cache_dir(), &p.root);
     s.allow_unpinned = allow_unpinned;
+    s.options.ca_certs = crate::env::var(crate::env::YOE_CA_CERTS).map(std::path::PathBuf::from);
     Ok(s)
 }
 

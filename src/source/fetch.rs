@@ -16,6 +16,9 @@ pub struct FetchOptions {
     pub backoff: Duration,
     /// Largest accepted download.
     pub max_bytes: u64,
+    /// PEM file of the only CA certificates to trust for https (`YOE_CA_CERTS`); `None`
+    /// trusts the Mozilla roots built into yoe.
+    pub ca_certs: Option<std::path::PathBuf>,
 }
 
 impl Default for FetchOptions {
@@ -26,6 +29,7 @@ impl Default for FetchOptions {
             attempts: 4,
             backoff: Duration::from_millis(500),
             max_bytes: 8 << 30,
+            ca_certs: None,
         }
     }
 }
@@ -82,7 +86,28 @@ pub fn fetch(
     if let Some(path) = url.strip_prefix("file://") {
         return fetch_file(url, Path::new(path), file_root, opts, out);
     }
+    let mut tls = ureq::tls::TlsConfig::builder();
+    if let Some(path) = &opts.ca_certs {
+        let pem = std::fs::read(path).map_err(|e| FetchError::Network {
+            url: url.into(),
+            message: format!("reading CA certificates {}: {e}", path.display()),
+        })?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(FetchError::Network {
+                url: url.into(),
+                message: format!("{} holds no PEM certificate", path.display()),
+            });
+        }
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls.build())
         .timeout_connect(Some(opts.connect_timeout))
         .timeout_per_read(Some(opts.read_timeout))
         .max_redirects(5)

@@ -42,6 +42,7 @@ fn quick() -> FetchOptions {
         attempts: 3,
         backoff: Duration::from_millis(20),
         max_bytes: 1 << 20,
+        ca_certs: None,
     }
 }
 
@@ -317,4 +318,23 @@ fn two_processes_share_one_store() {
     assert_eq!(o.lines().filter(|l| l.starts_with("ok")).count(), 6, "{o}");
     let tmp = cache.path().join("objects/tmp");
     assert_eq!(std::fs::read_dir(tmp).map(|d| d.count()).unwrap_or(0), 0, "no temp files left");
+}
+
+#[test]
+fn https_sources_need_a_trusted_certificate() {
+    let srv = Server::start_tls();
+    let data = tarball(&[("x", "y")]);
+    let url = srv.route("/pkg-1.0.tar.gz", Reply::Bytes(data.clone()));
+    assert!(url.starts_with("https://127.0.0.1:"));
+    let f = Fixture::new(&[("PROJECT.star", "project(name = \"t\", version = \"1\")\n")]);
+    let u = unit(&f, &format!("unit(name = \"u\", source = \"{url}\", sha256 = \"{}\")\n", sha(&data)));
+    let cache = tempfile::tempdir().unwrap();
+    // Not trusted by the built-in roots: refused.
+    let err = sources(cache.path(), &f.root()).ensure(&u, &no_notes).unwrap_err().to_string();
+    assert!(err.to_lowercase().contains("certificate") || err.contains("UnknownIssuer"), "{err}");
+    // Trusted through YOE_CA_CERTS' option: fetched and verified.
+    let mut s = sources(cache.path(), &f.root());
+    s.options.ca_certs = srv.ca_pem.clone();
+    let got = s.ensure(&u, &no_notes).unwrap().unwrap();
+    assert_eq!(std::fs::read(got.object).unwrap(), data);
 }
