@@ -247,6 +247,18 @@ impl<'a> Executor<'a> {
         let fail = |step: String, status: String, tail: Vec<String>| {
             Box::new(Failure { unit: unit.name.clone(), step, status, tail, log: dirs.log.clone() })
         };
+        // A toolchain unit as the sandbox root is not implemented: say so rather than
+        // silently building on the host toolchain the unit did not ask for.
+        if let Some(c) = crate::graph::container_refs(unit).into_iter().next() {
+            return Err(fail(
+                "choosing the toolchain".into(),
+                format!(
+                    "container {c:?}: using a unit's output as the sandbox root is not supported yet; \
+                     remove `container=` to build with the host toolchain (non-hermetic)"
+                ),
+                vec![],
+            ));
+        }
         // src: the pinned source, fetched and verified, or else the unit's files directory.
         if !unit.source.is_empty() {
             let sources = self.sources.ok_or_else(|| {

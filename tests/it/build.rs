@@ -348,3 +348,14 @@ fn image_ext4_verb_writes_a_clean_filesystem_from_a_directory() {
     assert_eq!(code, 1, "{err}");
     assert!(!t.path().join("y.ext4").exists());
 }
+
+#[test]
+fn a_container_unit_is_not_silently_replaced_by_the_host_toolchain() {
+    let f = Fixture::new(&[
+        ("PROJECT.star", PROJECT),
+        ("units/u.star", "unit(name = \"toolchain\", unit_class = \"container\")\nunit(name = \"app\", container = \"toolchain\", tasks = [task(\"b\", steps = [\"true\"])])\n"),
+    ]);
+    let (code, _, err) = run(yoe(&f.root()).args(["build", "app"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("unit \"app\" failed at choosing the toolchain: container \"toolchain\""), "{err}");
+}
