@@ -233,27 +233,6 @@ fn a_malformed_source_pin_fails_the_unit_naming_the_field() {
     assert!(err.contains("field `sha256` must be 64 lowercase hex digits, got \"00\""), "{err}");
 }
 
-fn ensure_user(name: &str) -> (u32, u32) {
-    let passwd = || std::fs::read_to_string("/etc/passwd").unwrap();
-    if let Some(ids) = yoe::sandbox::user::lookup_passwd(&passwd(), name) {
-        return ids;
-    }
-    let st = Command::new("/usr/sbin/useradd")
-        .args([
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success() || st.code() == Some(9));
-    yoe::sandbox::user::lookup_passwd(&passwd(), name).unwrap()
-}
 
 fn chown_tree(p: &Path, uid: u32, gid: u32) {
     for e in walkdir::WalkDir::new(p) {
@@ -268,7 +247,7 @@ fn builds_the_example_as_an_unprivileged_user() {
         // Already unprivileged: the other tests cover this mode.
         return;
     }
-    let (uid, gid) = ensure_user("yoe-tester");
+    let (uid, gid) = yoe::sandbox::user::ensure_system_user("yoe-tester").expect("test user");
     let t = copy_example("demo");
     chown_tree(t.path(), uid, gid);
     let mut c = yoe(t.path());

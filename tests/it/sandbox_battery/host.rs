@@ -152,25 +152,7 @@ pub fn block_device() -> &'static str {
 
 /// `(uid, gid)` of a system user, created with useradd when missing.
 pub fn ensure_user(name: &str) -> (u32, u32) {
-    let read = || std::fs::read_to_string("/etc/passwd").expect("passwd");
-    if let Some(ids) = yoe::sandbox::user::lookup_passwd(&read(), name) {
-        return ids;
-    }
-    let st = Command::new("/usr/sbin/useradd")
-        .args([
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ])
-        .status()
-        .expect("useradd");
-    assert!(st.success() || st.code() == Some(9), "useradd {name}");
-    yoe::sandbox::user::lookup_passwd(&read(), name).expect("user exists")
+    yoe::sandbox::user::ensure_system_user(name).unwrap_or_else(|e| panic!("user {name}: {e}"))
 }
 
 /// A process the kill probe aims at, owned by `ids` (root when `None`). Killed on drop.
