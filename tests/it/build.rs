@@ -233,7 +233,6 @@ fn a_malformed_source_pin_fails_the_unit_naming_the_field() {
     assert!(err.contains("field `sha256` must be 64 lowercase hex digits, got \"00\""), "{err}");
 }
 
-
 fn chown_tree(p: &Path, uid: u32, gid: u32) {
     for e in walkdir::WalkDir::new(p) {
         let e = e.unwrap();
@@ -332,7 +331,10 @@ fn image_ext4_verb_writes_a_clean_filesystem_from_a_directory() {
 fn a_container_unit_is_not_silently_replaced_by_the_host_toolchain() {
     let f = Fixture::new(&[
         ("PROJECT.star", PROJECT),
-        ("units/u.star", "unit(name = \"toolchain\", unit_class = \"container\")\nunit(name = \"app\", container = \"toolchain\", tasks = [task(\"b\", steps = [\"true\"])])\n"),
+        (
+            "units/u.star",
+            "unit(name = \"toolchain\", unit_class = \"container\")\nunit(name = \"app\", container = \"toolchain\", tasks = [task(\"b\", steps = [\"true\"])])\n",
+        ),
     ]);
     let (code, _, err) = run(yoe(&f.root()).args(["build", "app"]));
     assert_eq!(code, 1);
