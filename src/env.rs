@@ -9,6 +9,8 @@ pub const YOE_LOG: &str = "YOE_LOG";
 pub const YOE_CACHE: &str = "YOE_CACHE";
 /// Path to the sandbox helper binary (development override).
 pub const YOE_SANDBOX_HELPER: &str = "YOE_SANDBOX_HELPER";
+/// PEM file of the only CA certificates trusted for https sources (default: Mozilla's).
+pub const YOE_CA_CERTS: &str = "YOE_CA_CERTS";
 /// Set by CI systems; under CI, `--allow-unpinned` is refused.
 pub const CI: &str = "CI";
 
@@ -20,4 +22,25 @@ pub fn var(name: &str) -> Option<String> {
 /// Whether we run under CI (`CI` set to anything but `false`/`0`).
 pub fn in_ci() -> bool {
     var(CI).is_some_and(|v| v != "false" && v != "0")
+}
+
+/// Reproducible-build timestamp for steps: `SOURCE_DATE_EPOCH` if set and valid, else
+/// 1980-01-01 (the earliest date every archive format can store).
+pub fn source_date_epoch() -> u64 {
+    var("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(315_532_800)
+}
+
+/// yoe's cache directory: `$YOE_CACHE`, else `$XDG_CACHE_HOME/yoe`, else `~/.cache/yoe`,
+/// else `.yoe-cache` in the current directory.
+pub fn cache_dir() -> std::path::PathBuf {
+    if let Some(c) = var(YOE_CACHE) {
+        return std::path::PathBuf::from(c);
+    }
+    if let Some(x) = var("XDG_CACHE_HOME") {
+        return std::path::PathBuf::from(x).join("yoe");
+    }
+    match var("HOME") {
+        Some(h) => std::path::PathBuf::from(h).join(".cache/yoe"),
+        None => std::path::PathBuf::from(".yoe-cache"),
+    }
 }

@@ -5,5 +5,7 @@ pub mod cli;
 pub mod env;
 pub mod graph;
 pub mod model;
+pub mod sandbox;
+pub mod source;
 pub mod starlark;
 pub mod treehash;

@@ -8,11 +8,14 @@ use clap::{Args, Parser, Subcommand};
 pub mod audit;
 mod build;
 mod desc;
+mod doctor;
 mod graph;
+mod image;
 mod init;
 pub mod output;
 mod project;
 mod refs;
+mod source;
 
 pub use project::Session;
 
@@ -72,6 +75,12 @@ pub enum Command {
     Desc(desc::DescArgs),
     /// List the units that depend on a unit.
     Refs(refs::RefsArgs),
+    /// Check every sandbox layer; non-zero when a required one is missing.
+    Doctor,
+    /// Filesystem drivers on their own (`yoe image ext4 ...`).
+    Image(image::ImageArgs),
+    /// Fetch or verify unit sources (the content-addressed store).
+    Source(source::SourceArgs),
     /// Print the version.
     Version,
 }
@@ -104,6 +113,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Graph(a) => graph::run(&g, a),
         Command::Desc(a) => desc::run(&g, a),
         Command::Refs(a) => refs::run(&g, a),
+        Command::Doctor => doctor::run(&g),
+        Command::Source(a) => source::run(&g, a),
+        Command::Image(a) => image::run(&g, a),
         Command::Version => {
             output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
             Ok(exit::OK)

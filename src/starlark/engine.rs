@@ -270,7 +270,9 @@ impl Engine {
         let digest = st.closure_digest.get(&file).cloned().unwrap_or_default();
         st.stashed.push((file, global));
         let repr = value.to_repr();
-        let name = repr.strip_prefix("<function ").and_then(|r| r.strip_suffix('>')).unwrap_or(&repr).to_string();
+        let name = repr.strip_prefix("<function ").and_then(|r| r.strip_suffix('>')).unwrap_or(&repr);
+        // Lambdas print as `<path>.lambda`: show the path relative to the project.
+        let name = name.strip_prefix(&format!("{}/", self.root.display())).unwrap_or(name).to_string();
         FnRef { id: FnId(id), name, source_digest: digest }
     }
 }
