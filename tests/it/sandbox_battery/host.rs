@@ -172,9 +172,16 @@ impl Victim {
         self.0.id()
     }
 
-    /// Whether it died (the oracle of the kill probe).
+    /// Whether it died (the oracle of the kill probe). A SIGKILL that `kill(2)` accepted is
+    /// delivered asynchronously, so a live victim is polled for a second before it counts as alive.
     pub fn dead(&mut self) -> bool {
-        self.0.try_wait().map(|s| s.is_some()).unwrap_or(true)
+        for _ in 0..100 {
+            match self.0.try_wait() {
+                Ok(Some(_)) | Err(_) => return true,
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+        }
+        false
     }
 }
 
