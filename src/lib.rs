@@ -4,6 +4,7 @@ pub mod cli;
 pub mod env;
 pub mod graph;
 pub mod model;
+pub mod module;
 pub mod sandbox;
 pub mod starlark;
 pub mod treehash;

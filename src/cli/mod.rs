@@ -10,6 +10,7 @@ mod desc;
 mod doctor;
 mod graph;
 mod init;
+mod module;
 pub mod output;
 mod project;
 mod refs;
@@ -72,6 +73,8 @@ pub enum Command {
     Refs(refs::RefsArgs),
     /// Check every sandbox layer; non-zero when a required one is missing.
     Doctor,
+    /// Remote modules: lock, update, sync, list, verify, sign, hash.
+    Module(module::ModuleArgs),
     /// Print the version.
     Version,
 }
@@ -104,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Desc(a) => desc::run(&g, a),
         Command::Refs(a) => refs::run(&g, a),
         Command::Doctor => doctor::run(&g),
+        Command::Module(a) => module::run(&g, a),
         Command::Version => {
             output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
             Ok(exit::OK)

@@ -20,7 +20,7 @@ use super::runtime::FnRuntime;
 use super::syntax::{Literal, ParsedFile};
 use super::values::Ctx;
 use super::{LoadError, Loaded};
-use crate::model::project::Project;
+use crate::model::project::{Project, ProjectDecl};
 use crate::model::{Location, ResolvedModule};
 
 /// Sends Starlark `print()` to the log (stderr), never to stdout.
@@ -105,8 +105,10 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
 
     // 3. modules (with transitive deps), each checked for refused `commands/`.
     check_no_commands(&root)?;
+    opts.modules.begin(&decl).map_err(LoadError::Module)?;
     let mut peek = |dir: &Path| l.peek(dir);
     let modules = resolve(&root, &decl.modules, opts.modules, &mut peek).map_err(LoadError::Module)?;
+    opts.modules.resolved(&modules).map_err(LoadError::Module)?;
     for m in &modules {
         check_no_commands(&m.dir)?;
     }
@@ -212,6 +214,29 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     };
     drop(st);
     Ok(Loaded { project, runtime: FnRuntime { fns }, sources: l.sources })
+}
+
+/// Evaluate PROJECT.star alone and return the project root and its `project()` settings
+/// (for verbs that need the settings, such as trusted keys, without loading modules).
+pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadError> {
+    let root = find_root(start)?;
+    let engine = Engine::new(root.clone());
+    let ctx = Ctx { state: engine.ctx.clone() };
+    let mut l = Loader {
+        engine: &engine,
+        globals: globals(&ctx),
+        cache: HashMap::new(),
+        sources: BTreeMap::new(),
+        order: Vec::new(),
+    };
+    engine.state.borrow_mut().roots = Roots { project: root.clone(), modules: Vec::new() };
+    let project_file = root.join("PROJECT.star");
+    l.set_phase(Phase::Project, "", 0, &project_file);
+    l.eval_file(&project_file, Which::Base)?;
+    let decl = engine.state.borrow().project.clone().map(|(d, _)| d).ok_or_else(|| {
+        LoadError::Invalid(format!("{}: PROJECT.star did not call project()", project_file.display()))
+    })?;
+    Ok((root, decl))
 }
 
 #[derive(Clone, Copy)]

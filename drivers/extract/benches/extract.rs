@@ -20,8 +20,8 @@ const RUNS: usize = 3;
 fn text_like(n: usize, seed: u32) -> Vec<u8> {
     // Compressible but not trivial: words from a small vocabulary, pseudo-random order.
     const WORDS: [&[u8]; 12] = [
-        b"int ", b"return ", b"static ", b"void ", b"(x) ", b"{\n", b"}\n", b"if ", b"0x1f, ",
-        b"struct ", b"buf[i] ", b"; ",
+        b"int ", b"return ", b"static ", b"void ", b"(x) ", b"{\n", b"}\n", b"if ", b"0x1f, ", b"struct ", b"buf[i] ",
+        b"; ",
     ];
     let mut x = seed | 1;
     let mut v = Vec::with_capacity(n + 16);
@@ -43,11 +43,7 @@ fn build_tar(total_mb: usize) -> (Vec<u8>, usize) {
     let target = total_mb << 20;
     let mut i = 0u32;
     while bytes < target {
-        let size = if i.is_multiple_of(100) {
-            2 << 20
-        } else {
-            4096 + (i as usize * 7919) % 20_000
-        };
+        let size = if i.is_multiple_of(100) { 2 << 20 } else { 4096 + (i as usize * 7919) % 20_000 };
         let data = text_like(size, i);
         let mut h = tar::Header::new_gnu();
         h.set_mode(0o644);
@@ -87,9 +83,7 @@ fn compress(kind: ArchiveKind, tar: &[u8]) -> Vec<u8> {
             e.finish().unwrap()
         }
         ArchiveKind::TarXz => {
-            let mut w =
-                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6))
-                    .unwrap();
+            let mut w = lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6)).unwrap();
             w.write_all(tar).unwrap();
             w.finish().unwrap()
         }
@@ -98,9 +92,7 @@ fn compress(kind: ArchiveKind, tar: &[u8]) -> Vec<u8> {
             e.write_all(tar).unwrap();
             e.finish().unwrap()
         }
-        ArchiveKind::TarZst => {
-            ruzstd::encoding::compress_to_vec(tar, ruzstd::encoding::CompressionLevel::Fastest)
-        }
+        ArchiveKind::TarZst => ruzstd::encoding::compress_to_vec(tar, ruzstd::encoding::CompressionLevel::Fastest),
         ArchiveKind::Zip => build_zip(tar),
         ArchiveKind::Plain => unreachable!(),
     }
@@ -118,12 +110,7 @@ fn cpu_now() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after_comm = stat.rsplit(')').next().unwrap_or_default();
     // Fields after the command: state is field 3; utime, stime, cutime, cstime are 14-17.
-    let ticks: u64 = after_comm
-        .split_whitespace()
-        .skip(11)
-        .take(4)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
+    let ticks: u64 = after_comm.split_whitespace().skip(11).take(4).filter_map(|f| f.parse::<u64>().ok()).sum();
     Duration::from_millis(ticks * 10)
 }
 
@@ -159,12 +146,7 @@ fn tar_crate_unpack(kind: ArchiveKind, archive: &Path, dest: &Path) {
 fn host_tool(kind: ArchiveKind, archive: &Path, dest: &Path) -> bool {
     std::fs::create_dir(dest).unwrap();
     let status = match kind {
-        ArchiveKind::Zip => Command::new("unzip")
-            .arg("-q")
-            .arg(archive)
-            .arg("-d")
-            .arg(dest)
-            .status(),
+        ArchiveKind::Zip => Command::new("unzip").arg("-q").arg(archive).arg("-d").arg(dest).status(),
         _ => {
             let flag = match kind {
                 ArchiveKind::TarGz => Some("-z"),
@@ -174,23 +156,14 @@ fn host_tool(kind: ArchiveKind, archive: &Path, dest: &Path) -> bool {
                 _ => None,
             };
             let mut c = Command::new("tar");
-            c.args(flag)
-                .arg("-xf")
-                .arg(archive)
-                .arg("-C")
-                .arg(dest)
-                .arg("--strip-components=1")
-                .status()
+            c.args(flag).arg("-xf").arg(archive).arg("-C").arg(dest).arg("--strip-components=1").status()
         }
     };
     status.is_ok_and(|s| s.success())
 }
 
 fn main() {
-    let mb: usize = std::env::var("YOE_BENCH_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+    let mb: usize = std::env::var("YOE_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
     let (tar, files) = build_tar(mb);
     println!("tree: {files} files, {mb} MiB; median of {RUNS} runs");
     println!("times are wall / cpu; ratios are yoe over the baseline, by cpu time");
@@ -213,20 +186,11 @@ fn main() {
         let ours = time(|d| {
             extract(&archive, d, &ExtractOptions::default()).unwrap();
         });
-        let baseline =
-            (kind != ArchiveKind::Zip).then(|| time(|d| tar_crate_unpack(kind, &archive, d)));
+        let baseline = (kind != ArchiveKind::Zip).then(|| time(|d| tar_crate_unpack(kind, &archive, d)));
         let mut host_ok = true;
         let host = time(|d| host_ok &= host_tool(kind, &archive, d));
-        let ms = |(w, c): (Duration, Duration)| {
-            format!(
-                "{:.0}/{:.0} ms",
-                w.as_secs_f64() * 1e3,
-                c.as_secs_f64() * 1e3
-            )
-        };
-        let ratio = |(_, c): (Duration, Duration)| {
-            format!("{:.2}", ours.1.as_secs_f64() / c.as_secs_f64().max(1e-3))
-        };
+        let ms = |(w, c): (Duration, Duration)| format!("{:.0}/{:.0} ms", w.as_secs_f64() * 1e3, c.as_secs_f64() * 1e3);
+        let ratio = |(_, c): (Duration, Duration)| format!("{:.2}", ours.1.as_secs_f64() / c.as_secs_f64().max(1e-3));
         println!(
             "{:<8} {:>7}KB {:>16} {:>16} {:>6} {:>16} {:>6}",
             kind.to_string(),

@@ -25,18 +25,11 @@ const ZSTD_MAX_WINDOW: u64 = 128 << 20;
 /// Wrap `inner` in the decoder for `compression`. Multi-member gzip, multi-stream xz and
 /// bzip2, and multi-frame zstd (with skippable frames) are read to their end, and every
 /// checksum the format carries is verified.
-pub(crate) fn decoder<'a, R: BufRead + 'a>(
-    compression: Compression,
-    inner: R,
-) -> Box<dyn Read + 'a> {
+pub(crate) fn decoder<'a, R: BufRead + 'a>(compression: Compression, inner: R) -> Box<dyn Read + 'a> {
     match compression {
         Compression::None => Box::new(inner),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(inner)),
-        Compression::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
-            inner,
-            true,
-            XZ_MEM_LIMIT_KIB,
-        )),
+        Compression::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(inner, true, XZ_MEM_LIMIT_KIB)),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(inner)),
         Compression::Zstd => Box::new(ZstdFrames::new(inner)),
     }
@@ -58,9 +51,7 @@ impl std::error::Error for OverCap {}
 
 /// Is this I/O error the cap of a [`CappedReader`]?
 pub(crate) fn over_cap(err: &io::Error) -> Option<u64> {
-    err.get_ref()
-        .and_then(|e| e.downcast_ref::<OverCap>())
-        .map(|o| o.cap)
+    err.get_ref().and_then(|e| e.downcast_ref::<OverCap>()).map(|o| o.cap)
 }
 
 /// Counts the bytes read through it and fails once more than `cap` have come out: the
@@ -73,11 +64,7 @@ pub(crate) struct CappedReader<R> {
 
 impl<R: Read> CappedReader<R> {
     pub(crate) fn new(inner: R, cap: u64) -> Self {
-        CappedReader {
-            inner,
-            read: 0,
-            cap,
-        }
+        CappedReader { inner, read: 0, cap }
     }
 }
 
@@ -105,12 +92,7 @@ impl<R: BufRead> ZstdFrames<R> {
     fn new(source: R) -> Self {
         let mut decoder = FrameDecoder::new();
         decoder.set_max_window_size(ZSTD_MAX_WINDOW);
-        ZstdFrames {
-            source,
-            decoder,
-            in_frame: false,
-            done: false,
-        }
+        ZstdFrames { source, decoder, in_frame: false, done: false }
     }
 
     /// Start the next frame; false at the clean end of the stream.
@@ -121,14 +103,8 @@ impl<R: BufRead> ZstdFrames<R> {
             }
             match self.decoder.reset(&mut self.source) {
                 Ok(()) => return Ok(true),
-                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
-                    length,
-                    ..
-                })) => {
-                    let skipped = io::copy(
-                        &mut (&mut self.source).take(u64::from(length)),
-                        &mut io::sink(),
-                    )?;
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame { length, .. })) => {
+                    let skipped = io::copy(&mut (&mut self.source).take(u64::from(length)), &mut io::sink())?;
                     if skipped != u64::from(length) {
                         return Err(invalid("zstd skippable frame is truncated"));
                     }
@@ -175,10 +151,7 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                 continue;
             }
             self.decoder
-                .decode_blocks(
-                    &mut self.source,
-                    ruzstd::decoding::BlockDecodingStrategy::UptoBlocks(1),
-                )
+                .decode_blocks(&mut self.source, ruzstd::decoding::BlockDecodingStrategy::UptoBlocks(1))
                 .map_err(|e| invalid(&format!("zstd block: {e}")))?;
         }
     }

@@ -120,18 +120,13 @@ pub(crate) fn is_tar_header(block: &[u8]) -> bool {
         return false;
     }
     let field = &block[148..156];
-    let digits: Vec<u8> = field
-        .iter()
-        .copied()
-        .skip_while(|b| *b == b' ')
-        .take_while(|b| (b'0'..=b'7').contains(b))
-        .collect();
+    let digits: Vec<u8> =
+        field.iter().copied().skip_while(|b| *b == b' ').take_while(|b| (b'0'..=b'7').contains(b)).collect();
     if digits.is_empty() {
         return false;
     }
-    let Some(stored) = digits.iter().try_fold(0u32, |acc, d| {
-        acc.checked_mul(8)?.checked_add(u32::from(d - b'0'))
-    }) else {
+    let Some(stored) = digits.iter().try_fold(0u32, |acc, d| acc.checked_mul(8)?.checked_add(u32::from(d - b'0')))
+    else {
         return false;
     };
     let mut unsigned: u32 = 0;
@@ -172,10 +167,7 @@ pub fn detect(path: &Path) -> Result<ArchiveKind, ExtractError> {
 /// tar is recognised by its name; a name that promises an archive whose bytes are not one
 /// is a [`ExtractError::KindMismatch`]. Anything else is [`ArchiveKind::Plain`].
 pub fn detect_named(path: &Path, name: &OsStr) -> Result<ArchiveKind, ExtractError> {
-    let read_err = |source| ExtractError::ReadArchive {
-        archive: path.to_path_buf(),
-        source,
-    };
+    let read_err = |source| ExtractError::ReadArchive { archive: path.to_path_buf(), source };
     let named = name_says(name);
     if named == NameSays::Bare {
         return Ok(ArchiveKind::Plain);
@@ -217,9 +209,7 @@ pub fn detect_named(path: &Path, name: &OsStr) -> Result<ArchiveKind, ExtractErr
         return Ok(ArchiveKind::Tar);
     }
     match named {
-        NameSays::Archive(ArchiveKind::Tar) if head_len == 512 && head.iter().all(|b| *b == 0) => {
-            Ok(ArchiveKind::Tar)
-        }
+        NameSays::Archive(ArchiveKind::Tar) if head_len == 512 && head.iter().all(|b| *b == 0) => Ok(ArchiveKind::Tar),
         NameSays::Archive(k) => Err(ExtractError::KindMismatch {
             archive: path.to_path_buf(),
             named: k,
@@ -235,14 +225,8 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(
-            name_says(OsStr::new("a-1.0.TAR.GZ")),
-            NameSays::Archive(ArchiveKind::TarGz)
-        );
-        assert_eq!(
-            name_says(OsStr::new("a.tzst")),
-            NameSays::Archive(ArchiveKind::TarZst)
-        );
+        assert_eq!(name_says(OsStr::new("a-1.0.TAR.GZ")), NameSays::Archive(ArchiveKind::TarGz));
+        assert_eq!(name_says(OsStr::new("a.tzst")), NameSays::Archive(ArchiveKind::TarZst));
         assert_eq!(name_says(OsStr::new("musl-1.2.5-r11.apk")), NameSays::Bare);
         assert_eq!(name_says(OsStr::new("kubectl")), NameSays::Nothing);
         assert_eq!(name_says(OsStr::new("x.gz")), NameSays::Nothing);
@@ -252,10 +236,7 @@ mod tests {
     fn magic() {
         assert_eq!(compression_magic(b"BZh9xxxx"), Some(Compression::Bzip2));
         assert_eq!(compression_magic(b"BZhx"), None);
-        assert_eq!(
-            compression_magic(&[0xfd, b'7', b'z', b'X', b'Z', 0]),
-            Some(Compression::Xz)
-        );
+        assert_eq!(compression_magic(&[0xfd, b'7', b'z', b'X', b'Z', 0]), Some(Compression::Xz));
         assert!(zip_magic(b"PK\x03\x04rest"));
         assert!(!zip_magic(b"PK\x01\x02"));
     }

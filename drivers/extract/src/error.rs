@@ -19,10 +19,7 @@ pub struct EntryRef {
 
 impl EntryRef {
     pub(crate) fn new(index: u64, raw_name: &[u8]) -> Self {
-        EntryRef {
-            index,
-            name: String::from_utf8_lossy(raw_name).into_owned(),
-        }
+        EntryRef { index, name: String::from_utf8_lossy(raw_name).into_owned() }
     }
 }
 
@@ -101,11 +98,7 @@ pub enum Refusal {
     #[error("pax size {pax} disagrees with the header size {header}")]
     PaxSizeMismatch { pax: u64, header: u64 },
     #[error("{what} extension header is {len} bytes, the limit is {limit}")]
-    ExtensionTooLarge {
-        what: &'static str,
-        len: u64,
-        limit: u64,
-    },
+    ExtensionTooLarge { what: &'static str, len: u64, limit: u64 },
     #[error("a hard link target whose name is empty after stripping")]
     EmptyLinkTarget,
 }
@@ -131,19 +124,10 @@ pub enum ExtractError {
     },
     /// An entry breaks a rule of the extraction policy.
     #[error("archive {archive}: entry {entry} refused: {reason}")]
-    Refused {
-        archive: PathBuf,
-        entry: EntryRef,
-        reason: Refusal,
-    },
+    Refused { archive: PathBuf, entry: EntryRef, reason: Refusal },
     /// The archive holds more entries or more bytes than allowed.
     #[error("archive {archive}: entry {entry} exceeds the limit of {limit} {what}")]
-    LimitExceeded {
-        archive: PathBuf,
-        entry: EntryRef,
-        what: &'static str,
-        limit: u64,
-    },
+    LimitExceeded { archive: PathBuf, entry: EntryRef, what: &'static str, limit: u64 },
     /// Writing an entry to disk failed.
     #[error("archive {archive}: entry {entry}: cannot write {path}: {source}")]
     Write {
@@ -155,18 +139,10 @@ pub enum ExtractError {
     },
     /// The file name says one kind of archive and the bytes say another.
     #[error("archive {archive} is named like a {named} but its content {found}")]
-    KindMismatch {
-        archive: PathBuf,
-        named: ArchiveKind,
-        found: String,
-    },
+    KindMismatch { archive: PathBuf, named: ArchiveKind, found: String },
     /// The destination exists and is not an empty directory, or its parent is missing.
     #[error("archive {archive}: destination {dest} {reason}")]
-    Destination {
-        archive: PathBuf,
-        dest: PathBuf,
-        reason: String,
-    },
+    Destination { archive: PathBuf, dest: PathBuf, reason: String },
     /// Creating, renaming or cleaning up the staging directory failed.
     #[error("archive {archive}: cannot {action} {path}: {source}")]
     Staging {
@@ -178,11 +154,7 @@ pub enum ExtractError {
     },
     /// The name given for a plain (non-archive) file is not a single safe file name.
     #[error("file {archive}: {name:?} is not usable as a file name: {reason}")]
-    BadPlainName {
-        archive: PathBuf,
-        name: String,
-        reason: Refusal,
-    },
+    BadPlainName { archive: PathBuf, name: String, reason: Refusal },
 }
 
 impl ExtractError {

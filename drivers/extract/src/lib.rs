@@ -40,9 +40,7 @@ use std::path::Path;
 
 pub use detect::{ArchiveKind, detect, detect_named};
 pub use error::{EntryRef, ExtractError, Refusal};
-pub use options::{
-    DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_BYTES, DEFAULT_STRIP_COMPONENTS, ExtractOptions,
-};
+pub use options::{DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL_BYTES, DEFAULT_STRIP_COMPONENTS, ExtractOptions};
 pub use plain::copy_plain;
 
 /// What an extraction did.
@@ -66,17 +64,8 @@ pub struct Summary {
 /// that name. `dest` must be missing or an empty directory, and its parent must exist; the
 /// tree appears there only when extraction succeeded, and nothing is left behind when it
 /// failed.
-pub fn extract(
-    archive: &Path,
-    dest: &Path,
-    opts: &ExtractOptions,
-) -> Result<Summary, ExtractError> {
-    let name = opts
-        .name_hint
-        .as_deref()
-        .or(archive.file_name())
-        .unwrap_or_default()
-        .to_os_string();
+pub fn extract(archive: &Path, dest: &Path, opts: &ExtractOptions) -> Result<Summary, ExtractError> {
+    let name = opts.name_hint.as_deref().or(archive.file_name()).unwrap_or_default().to_os_string();
     let kind = detect_named(archive, &name)?;
     if kind == ArchiveKind::Plain {
         return copy_plain(archive, dest, &name, opts);
@@ -110,10 +99,5 @@ pub fn extract_as(
         w.finish()?
     };
     staging.commit()?;
-    Ok(Summary {
-        kind,
-        entries: counts.written,
-        bytes: counts.bytes,
-        skipped: counts.skipped,
-    })
+    Ok(Summary { kind, entries: counts.written, bytes: counts.bytes, skipped: counts.skipped })
 }

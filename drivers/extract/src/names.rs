@@ -31,11 +31,7 @@ impl RelPath {
 
     /// Build from components already validated by this module's rules.
     pub(crate) fn from_valid(components: Vec<OsString>) -> Option<RelPath> {
-        if components.is_empty() {
-            None
-        } else {
-            Some(RelPath(components))
-        }
+        if components.is_empty() { None } else { Some(RelPath(components)) }
     }
 }
 
@@ -84,25 +80,15 @@ pub(crate) fn map_entry_name(raw: &[u8], strip: usize, flavor: Flavor) -> Result
             return Err(Refusal::ParentComponent);
         }
         if c.len() > MAX_COMPONENT_BYTES {
-            return Err(Refusal::ComponentTooLong {
-                len: c.len(),
-                limit: MAX_COMPONENT_BYTES,
-            });
+            return Err(Refusal::ComponentTooLong { len: c.len(), limit: MAX_COMPONENT_BYTES });
         }
         comps.push(c);
     }
     if comps.len() > MAX_DEPTH {
-        return Err(Refusal::TooDeep {
-            depth: comps.len(),
-            limit: MAX_DEPTH,
-        });
+        return Err(Refusal::TooDeep { depth: comps.len(), limit: MAX_DEPTH });
     }
-    let kept: Vec<OsString> = comps
-        .into_iter()
-        .skip(strip)
-        .filter(|c| *c != b".")
-        .map(|c| OsString::from_vec(c.to_vec()))
-        .collect();
+    let kept: Vec<OsString> =
+        comps.into_iter().skip(strip).filter(|c| *c != b".").map(|c| OsString::from_vec(c.to_vec())).collect();
     Ok(RelPath::from_valid(kept).map_or(Mapped::Nothing, Mapped::Path))
 }
 
@@ -111,10 +97,7 @@ fn check_bytes(raw: &[u8]) -> Result<(), Refusal> {
         return Err(Refusal::NulInName);
     }
     if raw.len() > MAX_PATH_BYTES {
-        return Err(Refusal::NameTooLong {
-            len: raw.len(),
-            limit: MAX_PATH_BYTES,
-        });
+        return Err(Refusal::NameTooLong { len: raw.len(), limit: MAX_PATH_BYTES });
     }
     Ok(())
 }
@@ -131,10 +114,7 @@ pub(crate) fn common_prefix_len<'a>(names: impl Iterator<Item = &'a [u8]>, n: us
     let mut any = false;
     for name in names {
         any = true;
-        let comps: Vec<&[u8]> = name
-            .split(|b| *b == b'/')
-            .filter(|c| !c.is_empty() && *c != b".")
-            .collect();
+        let comps: Vec<&[u8]> = name.split(|b| *b == b'/').filter(|c| !c.is_empty() && *c != b".").collect();
         let is_dir = name.last() == Some(&b'/');
         if comps.len() < n || (comps.len() == n && !is_dir) {
             return 0;
@@ -164,8 +144,7 @@ pub(crate) struct SymlinkTarget {
 
 impl SymlinkTarget {
     pub(crate) fn comps(&self) -> impl Iterator<Item = TargetComp> + '_ {
-        std::iter::repeat_n(TargetComp::Parent, self.ups)
-            .chain(self.names.iter().cloned().map(TargetComp::Name))
+        std::iter::repeat_n(TargetComp::Parent, self.ups).chain(self.names.iter().cloned().map(TargetComp::Name))
     }
 }
 
@@ -182,20 +161,14 @@ pub(crate) fn parse_symlink_target(raw: &[u8]) -> Result<SymlinkTarget, Refusal>
         return Err(Refusal::NulInName);
     }
     if raw.len() > MAX_PATH_BYTES {
-        return Err(Refusal::SymlinkTooLong {
-            len: raw.len() as u64,
-            limit: MAX_PATH_BYTES,
-        });
+        return Err(Refusal::SymlinkTooLong { len: raw.len() as u64, limit: MAX_PATH_BYTES });
     }
     if raw[0] == b'/' {
         return Err(Refusal::AbsoluteSymlink { target: shown() });
     }
     let mut ups = 0;
     let mut names = Vec::new();
-    for c in raw
-        .split(|b| *b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-    {
+    for c in raw.split(|b| *b == b'/').filter(|c| !c.is_empty() && *c != b".") {
         if c == b".." {
             if !names.is_empty() {
                 return Err(Refusal::SymlinkInnerParent { target: shown() });
@@ -203,10 +176,7 @@ pub(crate) fn parse_symlink_target(raw: &[u8]) -> Result<SymlinkTarget, Refusal>
             ups += 1;
         } else {
             if c.len() > MAX_COMPONENT_BYTES {
-                return Err(Refusal::ComponentTooLong {
-                    len: c.len(),
-                    limit: MAX_COMPONENT_BYTES,
-                });
+                return Err(Refusal::ComponentTooLong { len: c.len(), limit: MAX_COMPONENT_BYTES });
             }
             names.push(OsString::from_vec(c.to_vec()));
         }
@@ -225,10 +195,7 @@ pub(crate) fn single_component(name: &OsStr) -> Result<OsString, Refusal> {
         return Err(Refusal::AbsolutePath);
     }
     if raw.len() > MAX_COMPONENT_BYTES {
-        return Err(Refusal::ComponentTooLong {
-            len: raw.len(),
-            limit: MAX_COMPONENT_BYTES,
-        });
+        return Err(Refusal::ComponentTooLong { len: raw.len(), limit: MAX_COMPONENT_BYTES });
     }
     Ok(name.to_os_string())
 }
@@ -246,10 +213,7 @@ mod tests {
 
     #[test]
     fn strips_like_gnu_tar() {
-        assert_eq!(
-            map("foo-1.0/src/a.c", 1).unwrap().as_deref(),
-            Some("src/a.c")
-        );
+        assert_eq!(map("foo-1.0/src/a.c", 1).unwrap().as_deref(), Some("src/a.c"));
         assert_eq!(map("foo-1.0/", 1).unwrap(), None);
         assert_eq!(map("foo-1.0", 1).unwrap(), None);
         assert_eq!(map("./configure", 1).unwrap().as_deref(), Some("configure"));
@@ -265,38 +229,20 @@ mod tests {
         assert_eq!(map("a/../../x", 0), Err(Refusal::ParentComponent));
         assert_eq!(map("../x/y", 1), Err(Refusal::ParentComponent));
         assert_eq!(map("top/..", 1), Err(Refusal::ParentComponent));
-        assert_eq!(
-            map_entry_name(b"a/b\0c", 0, Flavor::Tar),
-            Err(Refusal::NulInName)
-        );
+        assert_eq!(map_entry_name(b"a/b\0c", 0, Flavor::Tar), Err(Refusal::NulInName));
         let deep = "a/".repeat(257);
-        assert_eq!(
-            map(&deep, 0),
-            Err(Refusal::TooDeep {
-                depth: 257,
-                limit: 256
-            })
-        );
+        assert_eq!(map(&deep, 0), Err(Refusal::TooDeep { depth: 257, limit: 256 }));
         assert!(map(&"a/".repeat(256), 0).is_ok());
         let long = "a/".repeat(2100);
         assert!(matches!(map(&long, 0), Err(Refusal::NameTooLong { .. })));
         let comp = "x".repeat(256);
-        assert!(matches!(
-            map(&comp, 0),
-            Err(Refusal::ComponentTooLong { len: 256, .. })
-        ));
+        assert!(matches!(map(&comp, 0), Err(Refusal::ComponentTooLong { len: 256, .. })));
     }
 
     #[test]
     fn zip_flavor_refuses_windows_paths() {
-        assert_eq!(
-            map_entry_name(b"top\\..\\x", 0, Flavor::Zip),
-            Err(Refusal::Backslash)
-        );
-        assert_eq!(
-            map_entry_name(b"C:/Windows/x", 0, Flavor::Zip),
-            Err(Refusal::AbsolutePath)
-        );
+        assert_eq!(map_entry_name(b"top\\..\\x", 0, Flavor::Zip), Err(Refusal::Backslash));
+        assert_eq!(map_entry_name(b"C:/Windows/x", 0, Flavor::Zip), Err(Refusal::AbsolutePath));
         assert!(map_entry_name(b"top\\x", 0, Flavor::Tar).is_ok());
     }
 
@@ -319,14 +265,8 @@ mod tests {
         assert_eq!(t.ups, 2);
         assert_eq!(t.names, vec![OsString::from("lib"), OsString::from("x")]);
         assert_eq!(parse_symlink_target(b"./").unwrap().ups, 0);
-        assert!(matches!(
-            parse_symlink_target(b"/etc/passwd"),
-            Err(Refusal::AbsoluteSymlink { .. })
-        ));
-        assert!(matches!(
-            parse_symlink_target(b"a/../../x"),
-            Err(Refusal::SymlinkInnerParent { .. })
-        ));
+        assert!(matches!(parse_symlink_target(b"/etc/passwd"), Err(Refusal::AbsoluteSymlink { .. })));
+        assert!(matches!(parse_symlink_target(b"a/../../x"), Err(Refusal::SymlinkInnerParent { .. })));
         assert_eq!(parse_symlink_target(b""), Err(Refusal::EmptySymlink));
     }
 

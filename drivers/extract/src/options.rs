@@ -139,10 +139,7 @@ mod tests {
 
     #[test]
     fn relaxations_are_named() {
-        let o = ExtractOptions::default()
-            .strip_setid_bits()
-            .skip_special_files()
-            .follow_symlinks_inside();
+        let o = ExtractOptions::default().strip_setid_bits().skip_special_files().follow_symlinks_inside();
         assert!(o.strip_setid_bits && o.skip_special_files && o.follow_symlinks_inside);
     }
 }

@@ -22,21 +22,13 @@ use crate::staging::Staging;
 /// (typically the last segment of the source URL). `dest` must be missing or an empty
 /// directory; it appears only once the copy is complete. The copy is refused beyond
 /// `opts`' byte limit.
-pub fn copy_plain(
-    file: &Path,
-    dest: &Path,
-    name: &OsStr,
-    opts: &ExtractOptions,
-) -> Result<Summary, ExtractError> {
+pub fn copy_plain(file: &Path, dest: &Path, name: &OsStr, opts: &ExtractOptions) -> Result<Summary, ExtractError> {
     let name = single_component(name).map_err(|reason| ExtractError::BadPlainName {
         archive: file.to_path_buf(),
         name: name.to_string_lossy().into_owned(),
         reason,
     })?;
-    let read_err = |source| ExtractError::ReadArchive {
-        archive: file.to_path_buf(),
-        source,
-    };
+    let read_err = |source| ExtractError::ReadArchive { archive: file.to_path_buf(), source };
     let mut input = File::open(file).map_err(read_err)?;
     let meta = input.metadata().map_err(read_err)?;
     let entry = EntryRef::new(0, name.as_encoded_bytes());
@@ -56,21 +48,14 @@ pub fn copy_plain(
         path: target.clone(),
         source,
     };
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&target)
-        .map_err(write_err)?;
+    let mut out = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&target).map_err(write_err)?;
     // Read at most one byte past the limit, in case the file grows while we copy.
-    let copied = copy_counted(
-        &mut (&mut input).take(opts.max_total_bytes.saturating_add(1)),
-        &mut out,
-    )
-    .map_err(|e| match e {
-        CopyError::Read(e) => read_err(e),
-        CopyError::Write(e) => write_err(e),
-    })?;
+    let copied = copy_counted(&mut (&mut input).take(opts.max_total_bytes.saturating_add(1)), &mut out).map_err(
+        |e| match e {
+            CopyError::Read(e) => read_err(e),
+            CopyError::Write(e) => write_err(e),
+        },
+    )?;
     if copied > opts.max_total_bytes {
         return Err(ExtractError::LimitExceeded {
             archive: file.to_path_buf(),
@@ -79,18 +64,12 @@ pub fn copy_plain(
             limit: opts.max_total_bytes,
         });
     }
-    out.set_permissions(Permissions::from_mode(0o755))
-        .map_err(write_err)?;
+    out.set_permissions(Permissions::from_mode(0o755)).map_err(write_err)?;
     let mtime = FileTime::from_last_modification_time(&meta);
     filetime::set_file_handle_times(&out, Some(mtime), Some(mtime)).map_err(write_err)?;
     drop(out);
     staging.commit()?;
-    Ok(Summary {
-        kind: ArchiveKind::Plain,
-        entries: 1,
-        bytes: copied,
-        skipped: 0,
-    })
+    Ok(Summary { kind: ArchiveKind::Plain, entries: 1, bytes: copied, skipped: 0 })
 }
 
 enum CopyError {

@@ -18,40 +18,26 @@ pub(crate) struct Staging {
 }
 
 fn dest_error(archive: &Path, dest: &Path, reason: impl Into<String>) -> ExtractError {
-    ExtractError::Destination {
-        archive: archive.to_path_buf(),
-        dest: dest.to_path_buf(),
-        reason: reason.into(),
-    }
+    ExtractError::Destination { archive: archive.to_path_buf(), dest: dest.to_path_buf(), reason: reason.into() }
 }
 
 impl Staging {
     /// Check that `dest` is free (missing, or an empty directory that is not a symlink)
     /// and create the staging directory next to it.
     pub(crate) fn new(archive: &Path, dest: &Path) -> Result<Staging, ExtractError> {
-        let name = dest
-            .file_name()
-            .ok_or_else(|| dest_error(archive, dest, "has no file name"))?;
+        let name = dest.file_name().ok_or_else(|| dest_error(archive, dest, "has no file name"))?;
         match fs::symlink_metadata(dest) {
             Ok(m) if m.file_type().is_dir() => {
-                let mut it = fs::read_dir(dest)
-                    .map_err(|e| dest_error(archive, dest, format!("cannot be listed: {e}")))?;
+                let mut it =
+                    fs::read_dir(dest).map_err(|e| dest_error(archive, dest, format!("cannot be listed: {e}")))?;
                 if it.next().is_some() {
-                    return Err(dest_error(
-                        archive,
-                        dest,
-                        "is a directory that is not empty",
-                    ));
+                    return Err(dest_error(archive, dest, "is a directory that is not empty"));
                 }
             }
             Ok(_) => return Err(dest_error(archive, dest, "exists and is not a directory")),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(dest_error(
-                    archive,
-                    dest,
-                    format!("cannot be examined: {e}"),
-                ));
+                return Err(dest_error(archive, dest, format!("cannot be examined: {e}")));
             }
         }
         let parent = match dest.parent() {
@@ -61,20 +47,14 @@ impl Staging {
         let mut prefix = std::ffi::OsString::from(".");
         prefix.push(name);
         prefix.push(".yoe-extract-");
-        let dir = tempfile::Builder::new()
-            .prefix(&prefix)
-            .tempdir_in(&parent)
-            .map_err(|source| ExtractError::Staging {
+        let dir =
+            tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent).map_err(|source| ExtractError::Staging {
                 archive: archive.to_path_buf(),
                 action: "create a staging directory in",
                 path: parent.clone(),
                 source,
             })?;
-        Ok(Staging {
-            dir,
-            dest: dest.to_path_buf(),
-            archive: archive.to_path_buf(),
-        })
+        Ok(Staging { dir, dest: dest.to_path_buf(), archive: archive.to_path_buf() })
     }
 
     pub(crate) fn root(&self) -> &Path {

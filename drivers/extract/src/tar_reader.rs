@@ -90,50 +90,29 @@ fn read_extension(
     limit: u64,
 ) -> Result<Vec<u8>, ExtractError> {
     if size > limit {
-        return Err(w.refused(
-            entry,
-            Refusal::ExtensionTooLarge {
-                what,
-                len: size,
-                limit,
-            },
-        ));
+        return Err(w.refused(entry, Refusal::ExtensionTooLarge { what, len: size, limit }));
     }
     let mut v = Vec::with_capacity(size as usize);
-    data.take(limit)
-        .read_to_end(&mut v)
-        .map_err(|e| w.read_error(entry, &e))?;
+    data.take(limit).read_to_end(&mut v).map_err(|e| w.read_error(entry, &e))?;
     Ok(v)
 }
 
-pub(crate) fn extract_tar(
-    archive: &Path,
-    compression: Compression,
-    w: &mut Writer<'_>,
-) -> Result<(), ExtractError> {
-    let file = File::open(archive).map_err(|source| ExtractError::ReadArchive {
-        archive: archive.to_path_buf(),
-        source,
-    })?;
+pub(crate) fn extract_tar(archive: &Path, compression: Compression, w: &mut Writer<'_>) -> Result<(), ExtractError> {
+    let file =
+        File::open(archive).map_err(|source| ExtractError::ReadArchive { archive: archive.to_path_buf(), source })?;
     let opts = w.opts().clone();
     let cap = opts
         .max_total_bytes
         .saturating_add(opts.max_entries.saturating_mul(PER_MEMBER_OVERHEAD))
         .saturating_add(MAX_TRAILING);
-    let stream = CappedReader::new(
-        decoder(compression, BufReader::with_capacity(64 * 1024, file)),
-        cap,
-    );
+    let stream = CappedReader::new(decoder(compression, BufReader::with_capacity(64 * 1024, file)), cap);
     let mut ar = tar::Archive::new(stream);
     let mut last: Option<EntryRef> = None;
     let at = |last: &Option<EntryRef>| match last {
         Some(e) => format!("the header after entry {e}"),
         None => "the first header".to_string(),
     };
-    let entries = ar
-        .entries()
-        .map_err(|e| w.malformed(at(&last), e))?
-        .raw(true);
+    let entries = ar.entries().map_err(|e| w.malformed(at(&last), e))?.raw(true);
     let mut pending = Pending::default();
     for (index, item) in (0u64..).zip(entries) {
         let mut e = match item {
@@ -155,19 +134,12 @@ pub(crate) fn extract_tar(
         match ty {
             EntryType::GNULongName | EntryType::GNULongLink | EntryType::XHeader => {
                 let (slot, what, limit) = match ty {
-                    EntryType::GNULongName => {
-                        (&mut pending.long_name, "gnu long name", MAX_LONG_NAME)
-                    }
-                    EntryType::GNULongLink => {
-                        (&mut pending.long_link, "gnu long link", MAX_LONG_NAME)
-                    }
+                    EntryType::GNULongName => (&mut pending.long_name, "gnu long name", MAX_LONG_NAME),
+                    EntryType::GNULongLink => (&mut pending.long_link, "gnu long link", MAX_LONG_NAME),
                     _ => (&mut pending.pax, "pax", MAX_PAX),
                 };
                 if slot.is_some() {
-                    return Err(w.malformed(
-                        format!("entry {raw_ref}"),
-                        format!("two {what} headers for one member"),
-                    ));
+                    return Err(w.malformed(format!("entry {raw_ref}"), format!("two {what} headers for one member")));
                 }
                 *slot = Some(read_extension(w, &raw_ref, &mut e, size, what, limit)?);
                 last = Some(raw_ref);
@@ -175,17 +147,12 @@ pub(crate) fn extract_tar(
             }
             EntryType::XGlobalHeader => {
                 let bytes = read_extension(w, &raw_ref, &mut e, size, "pax global", MAX_PAX)?;
-                let pax =
-                    parse_pax(&bytes).map_err(|r| w.malformed(format!("entry {raw_ref}"), r))?;
-                for (set, key) in [
-                    (pax.path.is_some(), "path"),
-                    (pax.linkpath.is_some(), "linkpath"),
-                    (pax.size.is_some(), "size"),
-                ] {
+                let pax = parse_pax(&bytes).map_err(|r| w.malformed(format!("entry {raw_ref}"), r))?;
+                for (set, key) in
+                    [(pax.path.is_some(), "path"), (pax.linkpath.is_some(), "linkpath"), (pax.size.is_some(), "size")]
+                {
                     if set {
-                        return Err(
-                            w.refused(&raw_ref, Refusal::PaxGlobalOverride { key: key.into() })
-                        );
+                        return Err(w.refused(&raw_ref, Refusal::PaxGlobalOverride { key: key.into() }));
                     }
                 }
                 w.skip();
@@ -196,33 +163,16 @@ pub(crate) fn extract_tar(
         }
         let entry_pending = std::mem::take(&mut pending);
         let pax = match &entry_pending.pax {
-            Some(bytes) => {
-                parse_pax(bytes).map_err(|r| w.malformed(format!("entry {raw_ref}"), r))?
-            }
+            Some(bytes) => parse_pax(bytes).map_err(|r| w.malformed(format!("entry {raw_ref}"), r))?,
             None => Pax::default(),
         };
-        let name = pax
-            .path
-            .clone()
-            .or(entry_pending.long_name.map(trim_nuls))
-            .unwrap_or(header_name);
+        let name = pax.path.clone().or(entry_pending.long_name.map(trim_nuls)).unwrap_or(header_name);
         let entry = EntryRef::new(index, &name);
         last = Some(entry.clone());
-        one_entry(
-            w,
-            &entry,
-            &mut e,
-            &name,
-            pax,
-            entry_pending.long_link,
-            &opts,
-        )?;
+        one_entry(w, &entry, &mut e, &name, pax, entry_pending.long_link, &opts)?;
     }
     if !pending.is_empty() {
-        return Err(w.malformed(
-            "the end of the archive".into(),
-            "extension header without a following member",
-        ));
+        return Err(w.malformed("the end of the archive".into(), "extension header without a following member"));
     }
     let mut stream = ar.into_inner();
     if compression != Compression::None {
@@ -254,32 +204,18 @@ fn one_entry(
     if let Some(p) = pax.size
         && p != size
     {
-        return Err(w.refused(
-            entry,
-            Refusal::PaxSizeMismatch {
-                pax: p,
-                header: size,
-            },
-        ));
+        return Err(w.refused(entry, Refusal::PaxSizeMismatch { pax: p, header: size }));
     }
     if pax.sparse {
         return Err(w.refused(entry, Refusal::Sparse));
     }
     let ty = header.entry_type();
-    let mode = header
-        .mode()
-        .map_err(|err| w.malformed(format!("entry {entry}"), err))?;
+    let mode = header.mode().map_err(|err| w.malformed(format!("entry {entry}"), err))?;
     let mtime = match pax.mtime {
         Some(t) => Some(t),
-        None => header
-            .mtime()
-            .ok()
-            .map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+        None => header.mtime().ok().map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
     };
-    let link = pax
-        .linkpath
-        .or(long_link.map(trim_nuls))
-        .or_else(|| header.link_name_bytes().map(|c| c.into_owned()));
+    let link = pax.linkpath.or(long_link.map(trim_nuls)).or_else(|| header.link_name_bytes().map(|c| c.into_owned()));
     let path = match map_entry_name(name, opts.strip_components, Flavor::Tar) {
         Ok(Mapped::Path(p)) => Some(p),
         Ok(Mapped::Nothing) => None,
@@ -297,9 +233,7 @@ fn one_entry(
         return Ok(());
     };
     match ty {
-        EntryType::Regular | EntryType::Continuous if name.ends_with(b"/") => {
-            w.dir(entry, &path, mode, mtime)
-        }
+        EntryType::Regular | EntryType::Continuous if name.ends_with(b"/") => w.dir(entry, &path, mode, mtime),
         EntryType::Regular | EntryType::Continuous => w.file(entry, &path, mode, mtime, size, e),
         EntryType::Directory => w.dir(entry, &path, mode, mtime),
         EntryType::Symlink => {
@@ -323,11 +257,6 @@ fn one_entry(
             };
             w.hardlink(entry, &path, &target)
         }
-        other => Err(w.refused(
-            entry,
-            Refusal::UnsupportedTarType {
-                typeflag: char::from(other.as_byte()),
-            },
-        )),
+        other => Err(w.refused(entry, Refusal::UnsupportedTarType { typeflag: char::from(other.as_byte()) })),
     }
 }

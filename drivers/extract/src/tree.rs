@@ -71,11 +71,7 @@ struct Cursor {
 
 impl Cursor {
     fn new() -> Cursor {
-        Cursor {
-            comps: Vec::new(),
-            key: Vec::new(),
-            key_lens: Vec::new(),
-        }
+        Cursor { comps: Vec::new(), key: Vec::new(), key_lens: Vec::new() }
     }
 
     fn push(&mut self, name: OsString) {
@@ -137,11 +133,7 @@ impl Tree {
     /// first component that does not exist yet (`None` when it all exists). With `follow`
     /// false, a symlink on the way is refused; with it true, symlinks are followed like the
     /// kernel does, and going above the destination is refused.
-    fn resolve_dir(
-        &self,
-        comps: &[OsString],
-        follow: bool,
-    ) -> Result<(Vec<OsString>, Option<usize>), Refusal> {
+    fn resolve_dir(&self, comps: &[OsString], follow: bool) -> Result<(Vec<OsString>, Option<usize>), Refusal> {
         let mut cur = Cursor::new();
         let mut queue: VecDeque<TargetComp> = comps.iter().cloned().map(TargetComp::Name).collect();
         let mut hops = 0;
@@ -160,15 +152,11 @@ impl Tree {
             match self.nodes.get(&cur.key) {
                 Some(Node::Dir) => {}
                 Some(Node::File) => {
-                    return Err(Refusal::ParentNotDirectory {
-                        parent: display_components(&cur.comps),
-                    });
+                    return Err(Refusal::ParentNotDirectory { parent: display_components(&cur.comps) });
                 }
                 Some(Node::Symlink(target)) => {
                     if !follow {
-                        return Err(Refusal::ThroughSymlink {
-                            symlink: display_components(&cur.comps),
-                        });
+                        return Err(Refusal::ThroughSymlink { symlink: display_components(&cur.comps) });
                     }
                     hops += 1;
                     if hops > MAX_SYMLINK_HOPS {
@@ -221,19 +209,11 @@ impl Tree {
         } else {
             Existing::Nothing
         };
-        Ok(Placement {
-            path: real,
-            first_missing,
-            existing,
-        })
+        Ok(Placement { path: real, first_missing, existing })
     }
 
     /// The real path of the regular file a hard link entry points at.
-    pub(crate) fn hardlink_source(
-        &self,
-        target: &RelPath,
-        follow: bool,
-    ) -> Result<Vec<OsString>, Refusal> {
+    pub(crate) fn hardlink_source(&self, target: &RelPath, follow: bool) -> Result<Vec<OsString>, Refusal> {
         let shown = target.display();
         let p = self.place(target, follow)?;
         if p.dirs_to_create().next().is_some() {
@@ -248,15 +228,9 @@ impl Tree {
 }
 
 /// A symlink in a directory `parent_depth` deep may climb at most that many levels.
-pub(crate) fn check_symlink(
-    parent_depth: usize,
-    target: &SymlinkTarget,
-    raw: &[u8],
-) -> Result<(), Refusal> {
+pub(crate) fn check_symlink(parent_depth: usize, target: &SymlinkTarget, raw: &[u8]) -> Result<(), Refusal> {
     if target.ups > parent_depth {
-        return Err(Refusal::SymlinkEscapes {
-            target: String::from_utf8_lossy(raw).into_owned(),
-        });
+        return Err(Refusal::SymlinkEscapes { target: String::from_utf8_lossy(raw).into_owned() });
     }
     Ok(())
 }
@@ -297,12 +271,7 @@ mod tests {
         let mut t = Tree::new();
         t.insert(&comps("lib64"), Node::Dir);
         link(&mut t, "lib", "lib64");
-        assert_eq!(
-            t.place(&rel("lib/libc.so"), false),
-            Err(Refusal::ThroughSymlink {
-                symlink: "lib".into()
-            })
-        );
+        assert_eq!(t.place(&rel("lib/libc.so"), false), Err(Refusal::ThroughSymlink { symlink: "lib".into() }));
         let p = t.place(&rel("lib/libc.so"), true).unwrap();
         assert_eq!(p.path, comps("lib64/libc.so"));
     }
@@ -333,10 +302,7 @@ mod tests {
     fn symlink_depth_rule() {
         let target = parse_symlink_target(b"../../a").unwrap();
         assert!(check_symlink(2, &target, b"../../a").is_ok());
-        assert!(matches!(
-            check_symlink(1, &target, b"../../a"),
-            Err(Refusal::SymlinkEscapes { .. })
-        ));
+        assert!(matches!(check_symlink(1, &target, b"../../a"), Err(Refusal::SymlinkEscapes { .. })));
     }
 
     #[test]
@@ -351,10 +317,7 @@ mod tests {
     fn files_are_not_directories() {
         let mut t = Tree::new();
         t.insert(&comps("f"), Node::File);
-        assert!(matches!(
-            t.place(&rel("f/x"), true),
-            Err(Refusal::ParentNotDirectory { .. })
-        ));
+        assert!(matches!(t.place(&rel("f/x"), true), Err(Refusal::ParentNotDirectory { .. })));
     }
 
     #[test]
@@ -363,13 +326,7 @@ mod tests {
         t.insert(&comps("f"), Node::File);
         t.insert(&comps("d"), Node::Dir);
         assert_eq!(t.hardlink_source(&rel("f"), false).unwrap(), comps("f"));
-        assert!(matches!(
-            t.hardlink_source(&rel("d"), false),
-            Err(Refusal::HardlinkToNonFile { .. })
-        ));
-        assert!(matches!(
-            t.hardlink_source(&rel("nope/x"), false),
-            Err(Refusal::HardlinkTargetMissing { .. })
-        ));
+        assert!(matches!(t.hardlink_source(&rel("d"), false), Err(Refusal::HardlinkToNonFile { .. })));
+        assert!(matches!(t.hardlink_source(&rel("nope/x"), false), Err(Refusal::HardlinkTargetMissing { .. })));
     }
 }

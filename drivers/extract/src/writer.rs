@@ -58,12 +58,7 @@ pub(crate) struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    pub(crate) fn new(
-        archive: &'a Path,
-        kind: ArchiveKind,
-        root: &'a Path,
-        opts: &'a ExtractOptions,
-    ) -> Self {
+    pub(crate) fn new(archive: &'a Path, kind: ArchiveKind, root: &'a Path, opts: &'a ExtractOptions) -> Self {
         Writer {
             archive,
             kind,
@@ -83,29 +78,15 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn refused(&self, entry: &EntryRef, reason: Refusal) -> ExtractError {
-        ExtractError::Refused {
-            archive: self.archive.to_path_buf(),
-            entry: entry.clone(),
-            reason,
-        }
+        ExtractError::Refused { archive: self.archive.to_path_buf(), entry: entry.clone(), reason }
     }
 
     pub(crate) fn malformed(&self, at: String, reason: impl ToString) -> ExtractError {
-        ExtractError::Malformed {
-            archive: self.archive.to_path_buf(),
-            kind: self.kind,
-            at,
-            reason: reason.to_string(),
-        }
+        ExtractError::Malformed { archive: self.archive.to_path_buf(), kind: self.kind, at, reason: reason.to_string() }
     }
 
     fn limit(&self, entry: &EntryRef, what: &'static str, limit: u64) -> ExtractError {
-        ExtractError::LimitExceeded {
-            archive: self.archive.to_path_buf(),
-            entry: entry.clone(),
-            what,
-            limit,
-        }
+        ExtractError::LimitExceeded { archive: self.archive.to_path_buf(), entry: entry.clone(), what, limit }
     }
 
     /// An I/O error while reading the archive at `entry`: the decompression cap, or a
@@ -118,12 +99,7 @@ impl<'a> Writer<'a> {
     }
 
     fn write_error(&self, entry: &EntryRef, path: &[OsString], source: io::Error) -> ExtractError {
-        ExtractError::Write {
-            archive: self.archive.to_path_buf(),
-            entry: entry.clone(),
-            path: self.full(path),
-            source,
-        }
+        ExtractError::Write { archive: self.archive.to_path_buf(), entry: entry.clone(), path: self.full(path), source }
     }
 
     fn full(&self, path: &[OsString]) -> PathBuf {
@@ -180,34 +156,23 @@ impl<'a> Writer<'a> {
     }
 
     fn place(&self, entry: &EntryRef, path: &RelPath) -> Result<Placement, ExtractError> {
-        self.tree
-            .place(path, self.opts.follow_symlinks_inside)
-            .map_err(|r| self.refused(entry, r))
+        self.tree.place(path, self.opts.follow_symlinks_inside).map_err(|r| self.refused(entry, r))
     }
 
     /// Create missing parents, and clear what the new entry replaces. Directories are never
     /// replaced by anything else (the symlink invariant in `tree` rests on that).
-    fn make_room(
-        &mut self,
-        entry: &EntryRef,
-        p: &Placement,
-        new_is_dir: bool,
-    ) -> Result<(), ExtractError> {
+    fn make_room(&mut self, entry: &EntryRef, p: &Placement, new_is_dir: bool) -> Result<(), ExtractError> {
         for d in p.dirs_to_create() {
             self.mkdir(entry, d)?;
         }
         match p.existing {
             Existing::Nothing => Ok(()),
             Existing::Dir if new_is_dir => Ok(()),
-            Existing::Dir => Err(self.refused(
-                entry,
-                Refusal::ReplacesDirectory {
-                    path: crate::names::display_components(&p.path),
-                },
-            )),
+            Existing::Dir => {
+                Err(self.refused(entry, Refusal::ReplacesDirectory { path: crate::names::display_components(&p.path) }))
+            }
             Existing::File | Existing::Symlink => {
-                fs::remove_file(self.full(&p.path))
-                    .map_err(|e| self.write_error(entry, &p.path, e))?;
+                fs::remove_file(self.full(&p.path)).map_err(|e| self.write_error(entry, &p.path, e))?;
                 self.tree.remove(&p.path);
                 Ok(())
             }
@@ -218,8 +183,7 @@ impl<'a> Writer<'a> {
         let full = self.full(path);
         fs::create_dir(&full).map_err(|e| self.write_error(entry, path, e))?;
         // Whatever the umask, the extraction must be able to write into it.
-        fs::set_permissions(&full, Permissions::from_mode(0o755))
-            .map_err(|e| self.write_error(entry, path, e))?;
+        fs::set_permissions(&full, Permissions::from_mode(0o755)).map_err(|e| self.write_error(entry, path, e))?;
         self.tree.insert(path, Node::Dir);
         Ok(())
     }
@@ -276,12 +240,10 @@ impl<'a> Writer<'a> {
                 format!("entry data is {copied} bytes, its header says {declared}"),
             ));
         }
-        out.set_permissions(Permissions::from_mode(mode))
-            .map_err(|e| self.write_error(entry, &p.path, e))?;
+        out.set_permissions(Permissions::from_mode(mode)).map_err(|e| self.write_error(entry, &p.path, e))?;
         if let Some(t) = mtime {
             let t = FileTime::from_unix_time(t, 0);
-            filetime::set_file_handle_times(&out, Some(t), Some(t))
-                .map_err(|e| self.write_error(entry, &p.path, e))?;
+            filetime::set_file_handle_times(&out, Some(t), Some(t)).map_err(|e| self.write_error(entry, &p.path, e))?;
         }
         self.counts.bytes += copied;
         self.counts.written += 1;
@@ -311,8 +273,7 @@ impl<'a> Writer<'a> {
                 let extra = copied - before.max(declared);
                 self.charge(entry, extra)?;
             }
-            out.write_all(&buf[..n])
-                .map_err(|e| self.write_error(entry, path, e))?;
+            out.write_all(&buf[..n]).map_err(|e| self.write_error(entry, path, e))?;
         }
     }
 
@@ -334,24 +295,16 @@ impl<'a> Writer<'a> {
         self.tree.insert(&p.path, Node::Symlink(target));
         if let Some(t) = mtime {
             let t = FileTime::from_unix_time(t, 0);
-            filetime::set_symlink_file_times(&full, t, t)
-                .map_err(|e| self.write_error(entry, &p.path, e))?;
+            filetime::set_symlink_file_times(&full, t, t).map_err(|e| self.write_error(entry, &p.path, e))?;
         }
         self.counts.written += 1;
         Ok(())
     }
 
     /// A hard link to `target`, a regular file extracted earlier by this extraction.
-    pub(crate) fn hardlink(
-        &mut self,
-        entry: &EntryRef,
-        path: &RelPath,
-        target: &RelPath,
-    ) -> Result<(), ExtractError> {
-        let source = self
-            .tree
-            .hardlink_source(target, self.opts.follow_symlinks_inside)
-            .map_err(|r| self.refused(entry, r))?;
+    pub(crate) fn hardlink(&mut self, entry: &EntryRef, path: &RelPath, target: &RelPath) -> Result<(), ExtractError> {
+        let source =
+            self.tree.hardlink_source(target, self.opts.follow_symlinks_inside).map_err(|r| self.refused(entry, r))?;
         let p = self.place(entry, path)?;
         if p.path == source {
             // A link to itself: the file is already there.
@@ -359,8 +312,7 @@ impl<'a> Writer<'a> {
             return Ok(());
         }
         self.make_room(entry, &p, false)?;
-        fs::hard_link(self.full(&source), self.full(&p.path))
-            .map_err(|e| self.write_error(entry, &p.path, e))?;
+        fs::hard_link(self.full(&source), self.full(&p.path)).map_err(|e| self.write_error(entry, &p.path, e))?;
         self.tree.insert(&p.path, Node::File);
         self.counts.written += 1;
         Ok(())
@@ -376,12 +328,10 @@ impl<'a> Writer<'a> {
         meta.sort_by_key(|(p, _, _, _)| std::cmp::Reverse(p.len()));
         for (path, mode, mtime, entry) in meta {
             let full = self.full(&path);
-            fs::set_permissions(&full, Permissions::from_mode(mode))
-                .map_err(|e| self.write_error(&entry, &path, e))?;
+            fs::set_permissions(&full, Permissions::from_mode(mode)).map_err(|e| self.write_error(&entry, &path, e))?;
             if let Some(t) = mtime {
                 let t = FileTime::from_unix_time(t, 0);
-                filetime::set_file_times(&full, t, t)
-                    .map_err(|e| self.write_error(&entry, &path, e))?;
+                filetime::set_file_times(&full, t, t).map_err(|e| self.write_error(&entry, &path, e))?;
             }
         }
         Ok(self.counts)

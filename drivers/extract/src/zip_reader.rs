@@ -58,40 +58,27 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// An MS-DOS timestamp, read as UTC (it has no zone; Go's archive/zip reads it the same).
 fn dos_to_unix(t: &zip::DateTime) -> i64 {
-    let days = days_from_civil(
-        i64::from(t.year()),
-        i64::from(t.month()),
-        i64::from(t.day()),
-    );
+    let days = days_from_civil(i64::from(t.year()), i64::from(t.month()), i64::from(t.day()));
     days * 86_400 + i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())
 }
 
 pub(crate) fn extract_zip(archive: &Path, w: &mut Writer<'_>) -> Result<(), ExtractError> {
-    let file = File::open(archive).map_err(|source| ExtractError::ReadArchive {
-        archive: archive.to_path_buf(),
-        source,
-    })?;
+    let file =
+        File::open(archive).map_err(|source| ExtractError::ReadArchive { archive: archive.to_path_buf(), source })?;
     let mut zip = ZipArchive::new(BufReader::with_capacity(64 * 1024, file))
         .map_err(|e| w.malformed("the central directory".into(), e))?;
     let strip = common_prefix_len(zip.file_names_raw(), w.opts().strip_components);
     if zip.has_duplicate_names() {
-        return Err(w.malformed(
-            "the central directory".into(),
-            "two entries have the same name",
-        ));
+        return Err(w.malformed("the central directory".into(), "two entries have the same name"));
     }
     for i in 0..zip.len() {
         let index = i as u64;
         let (name, encrypted, unix_mode, size) = {
-            let d = zip
-                .by_index_data(i)
-                .map_err(|e| w.malformed(format!("entry #{index}"), e))?;
+            let d = zip.by_index_data(i).map_err(|e| w.malformed(format!("entry #{index}"), e))?;
             // The zip crate's `unix_mode` clears setuid/setgid/sticky; the policy needs
             // to see them, so read the raw attributes of Unix-made entries.
             let mode = match d.system() {
-                zip::System::Unix if d.external_attributes() != 0 => {
-                    Some(d.external_attributes() >> 16)
-                }
+                zip::System::Unix if d.external_attributes() != 0 => Some(d.external_attributes() >> 16),
                 _ => d.unix_mode(),
             };
             (d.name_raw().to_vec(), d.encrypted(), mode, d.size())
@@ -140,10 +127,7 @@ pub(crate) fn extract_zip(archive: &Path, w: &mut Writer<'_>) -> Result<(), Extr
                 if target.len() > MAX_PATH_BYTES {
                     return Err(w.refused(
                         &entry,
-                        Refusal::SymlinkTooLong {
-                            len: size.max(target.len() as u64),
-                            limit: MAX_PATH_BYTES,
-                        },
+                        Refusal::SymlinkTooLong { len: size.max(target.len() as u64), limit: MAX_PATH_BYTES },
                     ));
                 }
                 w.symlink(&entry, &path, &target, mtime)?;
@@ -169,10 +153,7 @@ mod tests {
     fn kinds() {
         assert_eq!(kind_of(b"a/", None), Kind::Dir);
         assert_eq!(kind_of(b"a", Some(0o120777)), Kind::Symlink);
-        assert_eq!(
-            kind_of(b"a", Some(0o020644)),
-            Kind::Special(Special::Device)
-        );
+        assert_eq!(kind_of(b"a", Some(0o020644)), Kind::Special(Special::Device));
         assert_eq!(kind_of(b"a", Some(0o010644)), Kind::Special(Special::Fifo));
         assert_eq!(kind_of(b"a", Some(0o100644)), Kind::File);
         assert_eq!(kind_of(b"a", None), Kind::File);

@@ -31,14 +31,7 @@ impl RawTar {
     }
 
     /// One raw member. Names longer than 100 bytes get a GNU long name member first.
-    pub fn member(
-        &mut self,
-        name: &[u8],
-        typeflag: u8,
-        mode: u32,
-        data: &[u8],
-        link: &[u8],
-    ) -> &mut Self {
+    pub fn member(&mut self, name: &[u8], typeflag: u8, mode: u32, data: &[u8], link: &[u8]) -> &mut Self {
         if name.len() > 100 {
             let mut long = name.to_vec();
             long.push(0);
@@ -124,8 +117,7 @@ pub fn gz(data: &[u8]) -> Vec<u8> {
 }
 
 pub fn xz(data: &[u8]) -> Vec<u8> {
-    let mut w =
-        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
+    let mut w = lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1)).unwrap();
     w.write_all(data).unwrap();
     w.finish().unwrap()
 }
@@ -152,13 +144,8 @@ pub fn compress(kind: ArchiveKind, tar: &[u8]) -> Vec<u8> {
     }
 }
 
-pub const TAR_KINDS: [ArchiveKind; 5] = [
-    ArchiveKind::Tar,
-    ArchiveKind::TarGz,
-    ArchiveKind::TarXz,
-    ArchiveKind::TarBz2,
-    ArchiveKind::TarZst,
-];
+pub const TAR_KINDS: [ArchiveKind; 5] =
+    [ArchiveKind::Tar, ArchiveKind::TarGz, ArchiveKind::TarXz, ArchiveKind::TarBz2, ArchiveKind::TarZst];
 
 pub fn ext(kind: ArchiveKind) -> &'static str {
     match kind {
@@ -183,9 +170,8 @@ pub enum ZipEntry<'a> {
 pub fn zip_bytes(entries: &[ZipEntry<'_>]) -> Vec<u8> {
     use zip::write::SimpleFileOptions;
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .unix_permissions(0o644);
+    let opts =
+        SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).unix_permissions(0o644);
     for e in entries {
         match e {
             ZipEntry::File(name, data) => {
@@ -193,13 +179,10 @@ pub fn zip_bytes(entries: &[ZipEntry<'_>]) -> Vec<u8> {
                 w.write_all(data).unwrap();
             }
             ZipEntry::FileAttrs(name, mode, data) => {
-                w.start_file(*name, opts.external_attributes(mode << 16))
-                    .unwrap();
+                w.start_file(*name, opts.external_attributes(mode << 16)).unwrap();
                 w.write_all(data).unwrap();
             }
-            ZipEntry::Dir(name) => w
-                .add_directory(*name, opts.unix_permissions(0o755))
-                .unwrap(),
+            ZipEntry::Dir(name) => w.add_directory(*name, opts.unix_permissions(0o755)).unwrap(),
             ZipEntry::Symlink(name, target) => w.add_symlink(*name, *target, opts).unwrap(),
         }
     }
@@ -213,9 +196,7 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Scratch { dir: tempfile::tempdir().unwrap() }
     }
 
     pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {

@@ -25,13 +25,8 @@ fn want() -> impl Strategy<Value = (Vec<usize>, Want)> {
     let path = prop::collection::vec(0..NAMES.len(), 1..4);
     let what = prop_oneof![
         (0..DIR_MODES.len()).prop_map(Want::Dir),
-        (
-            0..FILE_MODES.len(),
-            prop::collection::vec(any::<u8>(), 0..3000)
-        )
-            .prop_map(|(m, d)| Want::File(m, d)),
-        (0usize..4, prop::collection::vec(0..NAMES.len(), 0..3))
-            .prop_map(|(ups, names)| Want::Symlink(ups, names)),
+        (0..FILE_MODES.len(), prop::collection::vec(any::<u8>(), 0..3000)).prop_map(|(m, d)| Want::File(m, d)),
+        (0usize..4, prop::collection::vec(0..NAMES.len(), 0..3)).prop_map(|(ups, names)| Want::Symlink(ups, names)),
         (0usize..64).prop_map(Want::Hardlink),
     ];
     (path, what)

@@ -36,27 +36,15 @@ fn sample_tree() -> Vec<(String, Node)> {
     let long_dir = format!("src/{}", "l".repeat(120));
     vec![
         ("README".into(), Node::File(0o644, b"hello\n".to_vec())),
-        (
-            "configure".into(),
-            Node::File(0o755, b"#!/bin/sh\n".to_vec()),
-        ),
+        ("configure".into(), Node::File(0o755, b"#!/bin/sh\n".to_vec())),
         ("read-only".into(), Node::File(0o444, b"ro".to_vec())),
         ("src".into(), Node::Dir(0o755)),
-        (
-            "src/big.bin".into(),
-            Node::File(0o644, pseudo_random(200_000, 7)),
-        ),
+        ("src/big.bin".into(), Node::File(0o644, pseudo_random(200_000, 7))),
         ("src/empty".into(), Node::File(0o600, Vec::new())),
         ("src/sub".into(), Node::Dir(0o700)),
-        (
-            "src/sub/ünïcode name.txt".into(),
-            Node::File(0o644, "ü".as_bytes().to_vec()),
-        ),
+        ("src/sub/ünïcode name.txt".into(), Node::File(0o644, "ü".as_bytes().to_vec())),
         (long_dir.clone(), Node::Dir(0o755)),
-        (
-            format!("{long_dir}/deep.c"),
-            Node::File(0o644, b"int x;".to_vec()),
-        ),
+        (format!("{long_dir}/deep.c"), Node::File(0o644, b"int x;".to_vec())),
         ("src/link".into(), Node::Symlink("../README".into())),
         ("latest".into(), Node::Symlink("src".into())),
         ("empty-dir".into(), Node::Dir(0o555)),
@@ -208,18 +196,10 @@ fn strip_zero_keeps_the_top_directory() {
     let tar = build_tar(&tree, Some("pkg-1.0"));
     let s = Scratch::new();
     let a = s.write("in.tar", &tar);
-    extract(
-        &a,
-        &s.dest(),
-        &ExtractOptions::default().strip_components(0),
-    )
-    .unwrap();
+    extract(&a, &s.dest(), &ExtractOptions::default().strip_components(0)).unwrap();
     let got = read_tree(&s.dest());
     assert_eq!(got.get("pkg-1.0"), Some(&Got::Dir(0o755)));
-    assert_eq!(
-        got.get("pkg-1.0/README"),
-        Some(&Got::File(0o644, b"hello\n".to_vec()))
-    );
+    assert_eq!(got.get("pkg-1.0/README"), Some(&Got::File(0o644, b"hello\n".to_vec())));
 }
 
 #[test]
@@ -229,12 +209,7 @@ fn a_tar_split_over_several_compressed_streams_round_trips() {
     let tree = sample_tree();
     let tar = build_tar(&tree, Some("pkg-1.0"));
     let cuts = [0, 1000, tar.len() / 2, tar.len() - 700, tar.len()];
-    for kind in [
-        ArchiveKind::TarGz,
-        ArchiveKind::TarXz,
-        ArchiveKind::TarBz2,
-        ArchiveKind::TarZst,
-    ] {
+    for kind in [ArchiveKind::TarGz, ArchiveKind::TarXz, ArchiveKind::TarBz2, ArchiveKind::TarZst] {
         let mut joined = Vec::new();
         for w in cuts.windows(2) {
             joined.extend(compress(kind, &tar[w[0]..w[1]]));

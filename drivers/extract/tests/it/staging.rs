@@ -7,10 +7,7 @@ use yoe_extract::{ExtractError, ExtractOptions, extract};
 use crate::fixtures::{RawTar, Scratch};
 
 fn good() -> Vec<u8> {
-    RawTar::new()
-        .file("top/a", b"a")
-        .file("top/b", b"b")
-        .finish()
+    RawTar::new().file("top/a", b"a").file("top/b", b"b").finish()
 }
 
 #[test]

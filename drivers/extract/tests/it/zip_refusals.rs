@@ -20,11 +20,7 @@ fn refused(zip: &[u8], entry_name: &str) -> Refusal {
     let err = r.expect_err("archive must be refused");
     let msg = err.to_string();
     assert!(msg.contains("in.zip"), "{msg}");
-    assert_eq!(
-        err.entry().expect("names an entry").name,
-        entry_name,
-        "{msg}"
-    );
+    assert_eq!(err.entry().expect("names an entry").name, entry_name, "{msg}");
     assert!(msg.contains(&format!("{entry_name:?}")), "{msg}");
     assert_eq!(s.leftovers(), Vec::<String>::new(), "{msg}");
     err.refusal().expect("a policy refusal").clone()
@@ -50,42 +46,17 @@ fn dotdot_absolute_and_backslash_names_are_refused() {
 fn escaping_zip_symlinks_are_refused() {
     use ZipEntry::*;
     let z = zip_bytes(&[Dir("top/"), Symlink("top/l", "../../etc")]);
-    assert_eq!(
-        refused(&z, "top/l"),
-        Refusal::SymlinkEscapes {
-            target: "../../etc".into()
-        }
-    );
+    assert_eq!(refused(&z, "top/l"), Refusal::SymlinkEscapes { target: "../../etc".into() });
     let z = zip_bytes(&[Dir("top/"), Symlink("top/l", "/etc")]);
-    assert_eq!(
-        refused(&z, "top/l"),
-        Refusal::AbsoluteSymlink {
-            target: "/etc".into()
-        }
-    );
-    let z = zip_bytes(&[
-        Dir("top/"),
-        Dir("top/d/"),
-        Symlink("top/l", "d"),
-        File("top/l/f", b"through"),
-    ]);
-    assert_eq!(
-        refused(&z, "top/l/f"),
-        Refusal::ThroughSymlink {
-            symlink: "l".into()
-        }
-    );
+    assert_eq!(refused(&z, "top/l"), Refusal::AbsoluteSymlink { target: "/etc".into() });
+    let z = zip_bytes(&[Dir("top/"), Dir("top/d/"), Symlink("top/l", "d"), File("top/l/f", b"through")]);
+    assert_eq!(refused(&z, "top/l/f"), Refusal::ThroughSymlink { symlink: "l".into() });
 }
 
 #[test]
 fn zip_symlinks_inside_are_made() {
     use ZipEntry::*;
-    let z = zip_bytes(&[
-        Dir("top/"),
-        File("top/f", b"data"),
-        Dir("top/d/"),
-        Symlink("top/d/l", "../f"),
-    ]);
+    let z = zip_bytes(&[Dir("top/"), File("top/f", b"data"), Dir("top/d/"), Symlink("top/d/l", "../f")]);
     let (s, r) = run(&z, &ExtractOptions::default());
     r.unwrap();
     let l = s.dest().join("d/l");
@@ -115,18 +86,12 @@ fn special_files_and_setid_bits_in_zip() {
 #[test]
 fn flat_zips_are_not_stripped_but_a_common_top_dir_is() {
     use ZipEntry::*;
-    let (s, r) = run(
-        &zip_bytes(&[File("README", b"r"), File("src/a.c", b"a")]),
-        &ExtractOptions::default(),
-    );
+    let (s, r) = run(&zip_bytes(&[File("README", b"r"), File("src/a.c", b"a")]), &ExtractOptions::default());
     r.unwrap();
     assert!(s.dest().join("README").is_file());
     assert!(s.dest().join("src/a.c").is_file());
 
-    let (s, r) = run(
-        &zip_bytes(&[Dir("pkg-1.0/"), File("pkg-1.0/src/a.c", b"a")]),
-        &ExtractOptions::default(),
-    );
+    let (s, r) = run(&zip_bytes(&[Dir("pkg-1.0/"), File("pkg-1.0/src/a.c", b"a")]), &ExtractOptions::default());
     let summary = r.unwrap();
     assert_eq!((summary.entries, summary.skipped), (1, 1));
     assert!(s.dest().join("src/a.c").is_file());
@@ -180,13 +145,7 @@ fn a_lying_size_cannot_get_past_the_byte_limit() {
     patch_sizes(&mut z, 1 << 20, 10);
     let (s, r) = run(&z, &ExtractOptions::default().max_total_bytes(1000));
     let err = r.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ExtractError::LimitExceeded { .. } | ExtractError::Malformed { .. }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ExtractError::LimitExceeded { .. } | ExtractError::Malformed { .. }), "{err:?}");
     assert!(s.leftovers().is_empty());
 }
 
@@ -195,24 +154,12 @@ fn zip_limits() {
     use ZipEntry::File;
     let z = zip_bytes(&[File("top/a", &[1; 600]), File("top/b", &[2; 401])]);
     let (_, r) = run(&z, &ExtractOptions::default().max_total_bytes(1000));
-    assert!(matches!(
-        r,
-        Err(ExtractError::LimitExceeded { what: "bytes", .. })
-    ));
+    assert!(matches!(r, Err(ExtractError::LimitExceeded { what: "bytes", .. })));
     let (_, r) = run(&z, &ExtractOptions::default().max_entries(1));
-    assert!(matches!(
-        r,
-        Err(ExtractError::LimitExceeded {
-            what: "entries",
-            ..
-        })
-    ));
+    assert!(matches!(r, Err(ExtractError::LimitExceeded { what: "entries", .. })));
     let (s, r) = run(&z, &ExtractOptions::default().max_total_bytes(1001));
     assert_eq!(r.unwrap().bytes, 1001);
-    let m = fs::metadata(s.dest().join("a"))
-        .unwrap()
-        .permissions()
-        .mode();
+    let m = fs::metadata(s.dest().join("a")).unwrap().permissions().mode();
     assert_eq!(m & 0o777, 0o644);
 }
 
