@@ -187,13 +187,18 @@ pub struct Materialised {
     pub skipped_submodules: Vec<String>,
 }
 
-struct TreeEntry {
-    mode: String,
-    name: String,
-    id: String,
+/// One entry of a git tree object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub mode: String,
+    pub name: String,
+    /// 40-hex object id.
+    pub id: String,
 }
 
-fn parse_tree(id: &str, path: &str, data: &[u8]) -> Result<Vec<TreeEntry>, ObjectError> {
+/// Parse a git tree object's content (`<mode> <name>\0<20-byte id>`…). `id` and `path`
+/// only name the object in errors.
+pub fn parse_tree(id: &str, path: &str, data: &[u8]) -> Result<Vec<TreeEntry>, ObjectError> {
     let malformed = |why: &str| ObjectError::Malformed { id: id.into(), path: path.into(), why: why.into() };
     let mut out = Vec::new();
     let mut rest = data;

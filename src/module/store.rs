@@ -47,6 +47,8 @@ pub enum StoreError {
     Git { name: String, source: Box<GitError> },
     #[error("module {name:?} ({pinned}): {source}")]
     Objects { name: String, pinned: String, source: Box<ObjectError> },
+    #[error("module {name:?} ({pinned}): {damage}; fetching it again failed: {refetch}")]
+    Damaged { name: String, pinned: String, damage: Box<ObjectError>, refetch: Box<GitError> },
     #[error("{}: {why}", path.display())]
     Io { path: PathBuf, why: String },
 }
@@ -289,9 +291,19 @@ impl Store {
         let slug = self.slug_dir(&pin.url);
         fs::create_dir_all(&slug).map_err(|e| io(&slug, e))?;
         let repo = slug.join("repo.git");
-        let mut refetched = false;
+        let mut damage: Option<ObjectError> = None;
         let manifest = loop {
-            self.ensure_repo(&git, &repo, pin).map_err(git_err)?;
+            if let Err(e) = self.ensure_repo(&git, &repo, pin) {
+                return Err(match damage {
+                    Some(d) => StoreError::Damaged {
+                        name: pin.name.clone(),
+                        pinned: pin.describe(),
+                        damage: Box::new(d),
+                        refetch: Box::new(e),
+                    },
+                    None => git_err(e),
+                });
+            }
             let tmp = slug.join(format!(".tmp-{}-{}", std::process::id(), unique()));
             fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
             fs::create_dir(tmp.join("tree")).map_err(|e| io(&tmp, e))?;
@@ -324,11 +336,11 @@ impl Store {
                 }
                 Err(e) => {
                     let _ = fs::remove_dir_all(&tmp);
-                    if e.is_repository_damage() && !refetched {
+                    if e.is_repository_damage() && damage.is_none() {
                         // The cached repository cannot be trusted: start it over once.
                         tracing::warn!("module {:?}: {e}; fetching the repository again", pin.name);
                         let _ = fs::remove_dir_all(&repo);
-                        refetched = true;
+                        damage = Some(e);
                         continue;
                     }
                     return Err(StoreError::Objects {

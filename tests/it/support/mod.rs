@@ -1,5 +1,6 @@
 //! Test helpers: projects written from (path, text) pairs into a temp dir, and loading.
 #![allow(dead_code)]
+pub mod git;
 use std::path::{Path, PathBuf};
 
 use yoe::starlark::{LoadError, LoadOptions, Loaded, LocalOnly, load};
