@@ -124,7 +124,14 @@ fn main() {
     let threads = yoe::module::verify::default_threads();
 
     println!("\nStore::verify of one module (median / min of 15 runs after 2 warm-ups)");
-    println!("{:<28} {:>8} {:>14} {:>14} {:>9}", "module", "target", "1 thread ms", format!("{threads} threads ms"), "speedup");
+    println!(
+        "{:<28} {:>8} {:>14} {:>14} {:>9}",
+        "module",
+        "target",
+        "1 thread ms",
+        format!("{threads} threads ms"),
+        "speedup"
+    );
     for (i, target) in [(0usize, 300.0), (1, 15.0)] {
         let pin = Pin::from(&locks[i].1.modules[0]);
         let one = store.clone().with_threads(1);

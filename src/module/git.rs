@@ -142,7 +142,9 @@ impl Git {
             vec![format!("refs/heads/{git_ref}"), format!("refs/tags/{git_ref}")]
         };
         let mut args = vec!["ls-remote".to_string(), "--".into(), url.to_string()];
-        args.extend(patterns.iter().cloned());
+        // `name*` so that peeled tags (`name^{}`) are listed too; names are matched exactly
+        // below (ref names cannot contain glob characters).
+        args.extend(patterns.iter().map(|p| if p == "HEAD" { p.clone() } else { format!("{p}*") }));
         let out = self.run(None, &args)?;
         let text = String::from_utf8_lossy(&out.stdout);
         let mut found: Vec<(String, String)> = Vec::new();

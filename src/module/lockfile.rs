@@ -106,6 +106,9 @@ impl Lockfile {
             if !is_tree_hash(&m.tree) {
                 return Err(format!("{at}: tree {:?} is not sha256:<64 hex digits>", m.tree));
             }
+            if m.path.split('/').any(|p| p == "..") {
+                return Err(format!("{at}: path {:?} has a `..` component", m.path));
+            }
             if m.path != normalize_path(&m.path) {
                 return Err(format!(
                     "{at}: path {:?} is not normalized (expected {:?})",

@@ -272,6 +272,9 @@ pub fn materialise(
             let path = if rel.is_empty() { e.name.clone() } else { format!("{rel}/{}", e.name) };
             check_path(&path).map_err(|why| ObjectError::Malformed { id: id.clone(), path: path.clone(), why })?;
             let full = base.join(&path);
+            if path == SIGNATURE_PATH && !matches!(e.mode.as_str(), "100644" | "100664" | "100755") {
+                return Err(ObjectError::Malformed { id, path, why: "the signature must be a regular file".into() });
+            }
             match e.mode.as_str() {
                 "40000" => {
                     make_dir(&full)?;

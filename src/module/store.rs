@@ -407,14 +407,21 @@ fn install(tmp: &Path, entry: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A manifest file, not following a symlink and at most [`MAX_MANIFEST_BYTES`] (a larger
+/// one cannot be genuine: it would list more than [`super::objects::MAX_FILES`] files).
 fn read_nofollow(p: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(p)?;
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(p)?;
     let mut v = Vec::new();
-    f.read_to_end(&mut v)?;
+    f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut v)?;
+    if v.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(std::io::Error::other("manifest too large"));
+    }
     Ok(v)
 }
+
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
 
 fn unique() -> u128 {
     use std::sync::atomic::{AtomicU64, Ordering};

@@ -192,14 +192,24 @@ pub fn verify_dir(dir: &Path, manifest: &Manifest, threads: usize) -> Result<(),
     problems.extend(found.into_inner().unwrap_or_else(|e| e.into_inner()));
 
     // An added directory names itself, not each file under it.
-    let added_dirs: Vec<String> = problems
+    let disk_dirs: HashSet<&str> = disk.iter().filter(|(_, ft)| ft.is_dir()).map(|(p, _)| p.as_str()).collect();
+    let added_dirs: HashSet<String> = problems
         .iter()
         .filter_map(|p| match p {
-            Problem::Added(path) if disk.iter().any(|(d, ft)| d == path && ft.is_dir()) => Some(format!("{path}/")),
+            Problem::Added(path) if disk_dirs.contains(path.as_str()) => Some(path.clone()),
             _ => None,
         })
         .collect();
-    problems.retain(|p| !added_dirs.iter().any(|d| p.path().starts_with(d.as_str())));
+    problems.retain(|p| {
+        let mut path = p.path();
+        while let Some((parent, _)) = path.rsplit_once('/') {
+            if added_dirs.contains(parent) {
+                return false;
+            }
+            path = parent;
+        }
+        true
+    });
     problems.sort_by(|a, b| a.path().as_bytes().cmp(b.path().as_bytes()));
     if problems.is_empty() { Ok(()) } else { Err(problems) }
 }

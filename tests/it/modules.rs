@@ -406,3 +406,105 @@ fn two_processes_sync_one_cache_at_once() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A minimal static HTTP server on 127.0.0.1 serving `root` (GET only, query ignored):
+/// git's "dumb" HTTP protocol. Returns the base URL; the thread lives as long as the test.
+fn serve_dir(root: std::path::PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                        break;
+                    }
+                }
+                let path = request.split(' ').nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_string();
+                let file = root.join(path.trim_start_matches('/'));
+                let mut s = stream;
+                let ok = !path.contains("..") && file.is_file();
+                let body = if ok { fs::read(&file).unwrap_or_default() } else { b"not found".to_vec() };
+                let status = if ok { "200 OK" } else { "404 Not Found" };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn fetch_over_http_from_a_local_server() {
+    let ws = Workspace::new();
+    let o = ws.origin("core");
+    o.write("MODULE.star", "module_info(name = \"core\")\n").write("units/hello.star", HELLO);
+    o.commit("one");
+    o.write("units/bye.star", "unit(name = \"bye\")\n");
+    o.commit("two");
+    o.tag("v2");
+    // A bare copy prepared for the dumb protocol, served over HTTP.
+    let served = ws.path().join("served");
+    fs::create_dir_all(&served).unwrap();
+    git(&ws.path(), &["clone", "-q", "--bare", &o.url(), served.join("core.git").to_str().unwrap()]);
+    git(&served.join("core.git"), &["update-server-info"]);
+    let url = format!("{}/core.git", serve_dir(served));
+    ws.write("PROJECT.star", &format!("project(name = \"p\", modules = [module({url:?}, ref = \"v2\")])\n"));
+    let lock = ws.lock();
+    assert_eq!(lock.modules[0].commit, o.head());
+    assert_eq!(lock.modules[0].url, url);
+    assert_eq!(units(&ws), ["bye", "hello"]);
+    // Drop the cache: sync fetches again over HTTP.
+    fs::remove_dir_all(ws.cache()).unwrap();
+    let a = yoe(&ws).args(["module", "sync"]).assert().success();
+    assert!(text(&a).0.starts_with("fetched"), "{}", text(&a).0);
+    assert_eq!(units(&ws), ["bye", "hello"]);
+}
+
+#[test]
+fn update_of_an_unknown_module_names_the_known_ones() {
+    let (ws, _o) = setup();
+    ws.lock();
+    let a = yoe(&ws).args(["module", "update", "nope"]).assert().code(1);
+    assert!(text(&a).1.contains("no module named nope (modules: core)"), "{}", text(&a).1);
+}
+
+#[test]
+fn refs_resolve_to_commits_exactly() {
+    let ws = Workspace::new();
+    let o = ws.origin("core");
+    o.write("MODULE.star", "module_info(name = \"core\")\n");
+    let first = o.commit("one");
+    git(&o.dir, &["tag", "-a", "-m", "annotated", "rel-1"]);
+    git(&o.dir, &["branch", "feature/x"]);
+    git(&o.dir, &["tag", "same"]);
+    git(&o.dir, &["branch", "same"]);
+    let second = o.commit("two");
+    let store = ws.store();
+    let r = |name: &str| store.resolve_ref("core", &o.url(), name);
+    let tag = r("rel-1").unwrap();
+    assert_eq!((tag.commit.as_str(), tag.kind), (first.as_str(), "tag"), "annotated tags are peeled to the commit");
+    assert_eq!(r("main").unwrap().commit, second);
+    assert_eq!(r("").unwrap().commit, second, "empty ref: the remote's HEAD");
+    assert_eq!(r("feature/x").unwrap().commit, first);
+    assert_eq!(r("refs/heads/same").unwrap().commit, first);
+    assert_eq!(r(&first).unwrap().commit, first, "a full id needs no lookup");
+    let err = r("same").unwrap_err().to_string();
+    assert!(err.contains("names both a branch and a tag"), "{err}");
+    let err = r("x").unwrap_err().to_string();
+    assert!(err.contains("no branch or tag named \"x\""), "{err}");
+    // `x` must not match `feature/x` by suffix.
+    assert!(r("x").is_err());
+}
