@@ -9,6 +9,8 @@ pub const YOE_LOG: &str = "YOE_LOG";
 pub const YOE_CACHE: &str = "YOE_CACHE";
 /// Path to the sandbox helper binary (development override).
 pub const YOE_SANDBOX_HELPER: &str = "YOE_SANDBOX_HELPER";
+/// PEM file of the only CA certificates trusted for https sources (default: Mozilla's).
+pub const YOE_CA_CERTS: &str = "YOE_CA_CERTS";
 /// Set by CI systems; under CI, `--allow-unpinned` is refused.
 pub const CI: &str = "CI";
 
@@ -31,21 +33,19 @@ pub fn source_date_epoch() -> u64 {
 /// The git program used to fetch modules (development override; default `git` on `PATH`).
 pub const YOE_GIT: &str = "YOE_GIT";
 
-/// yoe's cache directory: `$YOE_CACHE`, else `$XDG_CACHE_HOME/yoe`, else `$HOME/.cache/yoe`.
-/// A relative `YOE_CACHE` is taken relative to the current directory. `None` when none of
-/// the three is set (the caller says which variable to set).
-pub fn cache_dir() -> Option<std::path::PathBuf> {
-    use std::path::PathBuf;
-    let absolute = |p: PathBuf| {
-        if p.is_absolute() { Some(p) } else { std::env::current_dir().ok().map(|d| d.join(p)) }
-    };
+/// yoe's cache directory: `$YOE_CACHE`, else `$XDG_CACHE_HOME/yoe`, else `~/.cache/yoe`,
+/// else `.yoe-cache` in the current directory.
+pub fn cache_dir() -> std::path::PathBuf {
     if let Some(c) = var(YOE_CACHE) {
-        return absolute(PathBuf::from(c));
+        return std::path::PathBuf::from(c);
     }
-    if let Some(x) = var("XDG_CACHE_HOME").map(PathBuf::from).filter(|p| p.is_absolute()) {
-        return Some(x.join("yoe"));
+    if let Some(x) = var("XDG_CACHE_HOME") {
+        return std::path::PathBuf::from(x).join("yoe");
     }
-    var("HOME").map(PathBuf::from).filter(|p| p.is_absolute()).map(|h| h.join(".cache").join("yoe"))
+    match var("HOME") {
+        Some(h) => std::path::PathBuf::from(h).join(".cache/yoe"),
+        None => std::path::PathBuf::from(".yoe-cache"),
+    }
 }
 
 /// The git program for module fetches: `$YOE_GIT`, else `git` (found on `PATH`).

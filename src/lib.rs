@@ -6,5 +6,6 @@ pub mod graph;
 pub mod model;
 pub mod module;
 pub mod sandbox;
+pub mod source;
 pub mod starlark;
 pub mod treehash;

@@ -66,6 +66,8 @@ pub struct Executor<'a> {
     pub options: BuildOptions,
     pub progress: &'a dyn Progress,
     pub cancel: Cancel,
+    /// Where unit sources come from (`None`: units with a `source` fail clearly).
+    pub sources: Option<&'a crate::source::Sources>,
 }
 
 impl<'a> Executor<'a> {
@@ -85,6 +87,7 @@ impl<'a> Executor<'a> {
             options,
             progress,
             cancel: Cancel::new(),
+            sources: None,
         }
     }
 
@@ -110,6 +113,10 @@ impl<'a> Executor<'a> {
                 String::new()
             };
             let mut installs = Vec::new();
+            for (patch, path) in self.patch_paths(unit).unwrap_or_default() {
+                let sha = crate::treehash::file_sha256(&path).unwrap_or_else(|_| "missing".into());
+                installs.push((format!("patch:{patch}"), sha));
+            }
             for step in unit.tasks.iter().flat_map(|t| &t.steps) {
                 if let Step::Install(i) = step {
                     let sha = super::install::source_path(i)
@@ -240,24 +247,60 @@ impl<'a> Executor<'a> {
         let fail = |step: String, status: String, tail: Vec<String>| {
             Box::new(Failure { unit: unit.name.clone(), step, status, tail, log: dirs.log.clone() })
         };
-        // src: the unit's files directory (sources from URLs come from the source store).
-        if !unit.source.is_empty() {
+        // A toolchain unit as the sandbox root is not implemented: say so rather than
+        // silently building on the host toolchain the unit did not ask for.
+        if let Some(c) = crate::graph::container_refs(unit).into_iter().next() {
             return Err(fail(
-                "fetching the source".into(),
-                format!("source {:?} cannot be fetched by this build (no source store configured)", unit.source),
+                "choosing the toolchain".into(),
+                format!(
+                    "container {c:?}: using a unit's output as the sandbox root is not supported yet; \
+                     remove `container=` to build with the host toolchain (non-hermetic)"
+                ),
                 vec![],
             ));
         }
-        let files = files_dir(unit);
-        if files.is_dir() {
-            copy_tree(&files, &dirs.src, Mode::Copy)
-                .map_err(|e| fail("preparing src".into(), e.to_string(), vec![]))?;
+        // src: the pinned source, fetched and verified, or else the unit's files directory.
+        if !unit.source.is_empty() {
+            let sources = self.sources.ok_or_else(|| {
+                fail(
+                    "fetching the source".into(),
+                    format!("source {:?}: no source store is configured", unit.source),
+                    vec![],
+                )
+            })?;
+            let notify = |m: &str| self.progress.note(m);
+            sources
+                .prepare(unit, &dirs.src, &notify)
+                .map_err(|e| fail("fetching the source".into(), e.to_string(), vec![]))?;
+        } else {
+            let files = files_dir(unit);
+            if files.is_dir() {
+                copy_tree(&files, &dirs.src, Mode::Copy)
+                    .map_err(|e| fail("preparing src".into(), e.to_string(), vec![]))?;
+            }
+        }
+        if unit.is_image() && unit.tasks.is_empty() {
+            let dirs_of = |u: &Unit| self.dirs(u);
+            let (_, notes) = super::image::assemble(self.project, unit, dirs, &dirs_of, self.options.source_date_epoch)
+                .map_err(|e| fail("assembling the image".into(), e, vec![]))?;
+            for n in notes {
+                log_header(&dirs.log, "image", &n);
+            }
+            return Ok(());
         }
         // sysroot: every transitive dependency's output, in build order.
         for dep in self.transitive_deps(&unit.name) {
             let d = self.dirs(&self.project.units[&dep]);
             copy_tree(&d.destdir, &dirs.sysroot, Mode::Link)
                 .map_err(|e| fail(format!("assembling the sysroot from {dep}"), e.to_string(), vec![]))?;
+        }
+        // patches: copied next to the build (they are untrusted input) and applied in the sandbox.
+        let patches = self.patch_paths(unit).map_err(|e| fail("reading patches".into(), e, vec![]))?;
+        let patch_dir = dirs.home.join(".yoe-patches");
+        for (i, (name, path)) in patches.iter().enumerate() {
+            std::fs::create_dir_all(&patch_dir).map_err(|e| fail("copying patches".into(), e.to_string(), vec![]))?;
+            std::fs::copy(path, patch_dir.join(patch_file_name(i, name)))
+                .map_err(|e| fail(format!("copying patch {name}"), e.to_string(), vec![]))?;
         }
         for d in [&dirs.src, &dirs.destdir, &dirs.home] {
             self.sandbox
@@ -287,6 +330,22 @@ impl<'a> Executor<'a> {
             home: dirs.home.clone(),
         };
         let vars: BTreeMap<String, String> = env.iter().cloned().collect();
+        for (i, (name, _)) in patches.iter().enumerate() {
+            let what = format!("patch {name}");
+            let script = format!(
+                "patch -p1 --forward --batch --no-backup-if-mismatch -i \"$HOME/.yoe-patches/{}\"",
+                patch_file_name(i, name)
+            );
+            log_header(&dirs.log, &what, &script);
+            let spec = StepSpec { dirs: step_dirs.clone(), env: env.clone(), shell, script };
+            let out = self
+                .sandbox
+                .run_cancellable(&spec, StepOutput::Log(dirs.log.clone()), &self.cancel)
+                .map_err(|e| fail(what.clone(), e.to_string(), vec![]))?;
+            if !out.exit.success() {
+                return Err(fail(what, format!("{} (the patch does not apply)", out.exit), out.tail));
+            }
+        }
         let tctx = template_context(self.project, unit);
         for task in &unit.tasks {
             for (i, step) in task.steps.iter().enumerate() {
@@ -337,12 +396,41 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// The unit's patches as (name as written, host path), each checked to stay inside the
+    /// root (module or project) of the file that declared the unit.
+    fn patch_paths(&self, unit: &Unit) -> Result<Vec<(String, PathBuf)>, String> {
+        let root = self
+            .project
+            .modules
+            .iter()
+            .map(|m| m.dir.as_path())
+            .filter(|d| unit.defined_in.starts_with(d))
+            .max_by_key(|d| d.components().count())
+            .unwrap_or(&self.project.root);
+        unit.patches
+            .iter()
+            .map(|p| {
+                let what = format!("unit {:?}: patch {p:?}", unit.name);
+                crate::starlark::labels::resolve_within(&what, &unit.defined_in, p, root, "module or project")
+                    .map(|path| (p.clone(), path))
+            })
+            .collect()
+    }
+
     /// All transitive deps of a unit, in build order.
     fn transitive_deps(&self, name: &str) -> Vec<String> {
         let mut plan = self.graph.plan(&[name.to_string()]).unwrap_or_default();
         plan.retain(|n| n != name);
         plan
     }
+}
+
+/// `0001-fix.patch`: numbered so the order survives, with only safe characters.
+fn patch_file_name(i: usize, name: &str) -> String {
+    let base = Path::new(name).file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+    let safe: String =
+        base.chars().map(|c| if c.is_ascii_alphanumeric() || "._-+".contains(c) { c } else { '_' }).collect();
+    format!("{:04}-{safe}", i + 1)
 }
 
 /// The unit's files directory: `<dir of its .star file>/<name>/`, as in Go yoe.

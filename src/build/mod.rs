@@ -2,6 +2,7 @@
 //! scheduler and the executor that runs every step in the sandbox.
 pub mod dirs;
 pub mod executor;
+pub mod image;
 pub mod install;
 pub mod key;
 pub mod record;

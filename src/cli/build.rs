@@ -28,6 +28,10 @@ pub struct BuildArgs {
     /// Rebuild even when a verified cached output exists.
     #[arg(long)]
     pub force: bool,
+    /// Fetch archive sources that have no `sha256` and print the hash to pin (local
+    /// development only: refused with --paranoid and under CI).
+    #[arg(long)]
+    pub allow_unpinned: bool,
 }
 
 pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
@@ -62,6 +66,7 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
             );
         }
     }
+    let sources = super::source::sources(g, p, a.allow_unpinned)?;
     let sandbox = Sandbox::detect(&SandboxConfig::default())
         .map_err(|e| anyhow!("the sandbox is not usable, so nothing is built: {e}"))?;
     let jobs = a
@@ -76,7 +81,8 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
     };
     let progress: Box<dyn Progress> =
         if std::io::stderr().is_terminal() { Box::new(Bar::new(plan.len())) } else { Box::new(Lines(Mutex::new(()))) };
-    let exec = Executor::new(&s.loaded, &s.graph, &sandbox, options, progress.as_ref());
+    let mut exec = Executor::new(&s.loaded, &s.graph, &sandbox, options, progress.as_ref());
+    exec.sources = Some(&sources);
     let report = exec.build(&plan).map_err(|e| anyhow!(e))?;
     drop(progress);
 

@@ -9,11 +9,13 @@ mod build;
 mod desc;
 mod doctor;
 mod graph;
+mod image;
 mod init;
 mod module;
 pub mod output;
 mod project;
 mod refs;
+mod source;
 
 pub use project::Session;
 
@@ -73,6 +75,10 @@ pub enum Command {
     Refs(refs::RefsArgs),
     /// Check every sandbox layer; non-zero when a required one is missing.
     Doctor,
+    /// Filesystem drivers on their own (`yoe image ext4 ...`).
+    Image(image::ImageArgs),
+    /// Fetch or verify unit sources (the content-addressed store).
+    Source(source::SourceArgs),
     /// Remote modules: lock, update, sync, list, verify, sign, hash.
     Module(module::ModuleArgs),
     /// Print the version.
@@ -107,6 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Desc(a) => desc::run(&g, a),
         Command::Refs(a) => refs::run(&g, a),
         Command::Doctor => doctor::run(&g),
+        Command::Source(a) => source::run(&g, a),
+        Command::Image(a) => image::run(&g, a),
         Command::Module(a) => module::run(&g, a),
         Command::Version => {
             output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));

@@ -1,6 +1,6 @@
 //! `--paranoid`'s rules for modules and the project tree, each refusal naming its rule:
-//! `module-unpinned` (a remote module declared without `commit=`), `module-unsigned` (no
-//! valid signature by a trusted key) and `dirty-project` (uncommitted or untracked files in
+//! `paranoid-unpinned-module` (a remote module declared without `commit=`), `paranoid-unsigned-module` (no
+//! valid signature by a trusted key) and `paranoid-dirty-project` (uncommitted or untracked files in
 //! the project's git work tree, outside yoe's own `build/`). It trusts the git binary; the
 //! project's git config is read by git as for any `git status` the user runs, with hooks
 //! and fsmonitor disabled.
@@ -8,9 +8,9 @@ use std::path::Path;
 
 use super::git::Git;
 
-pub const RULE_UNPINNED: &str = "module-unpinned";
-pub const RULE_UNSIGNED: &str = "module-unsigned";
-pub const RULE_DIRTY: &str = "dirty-project";
+pub const RULE_UNPINNED: &str = "paranoid-unpinned-module";
+pub const RULE_UNSIGNED: &str = "paranoid-unsigned-module";
+pub const RULE_DIRTY: &str = "paranoid-dirty-project";
 
 /// The text of a `--paranoid` refusal.
 pub fn refusal(rule: &str, message: &str) -> String {

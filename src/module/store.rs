@@ -23,8 +23,6 @@ use crate::treehash::sha256_hex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no cache directory: set YOE_CACHE (or XDG_CACHE_HOME or HOME)")]
-    NoCacheDir,
     #[error("module {name:?} is not in the cache ({}); run `yoe module sync`", dir.display())]
     Missing { name: String, dir: PathBuf },
     #[error(
@@ -125,7 +123,7 @@ impl Store {
 
     /// The store in yoe's cache directory (`crate::env::cache_dir`).
     pub fn open_default() -> Result<Store, StoreError> {
-        Self::open(&crate::env::cache_dir().ok_or(StoreError::NoCacheDir)?)
+        Self::open(&crate::env::cache_dir())
     }
 
     /// Bench-only: skip re-verification (the baseline of `benches/module_verify.rs`).

@@ -428,6 +428,17 @@ impl Sandbox {
         }
     }
 
+    /// A pipe yoe creates is owned by yoe's user with mode 0600; when bwrap runs as the
+    /// build user, the step could use the pipe as its stdout but not reopen it
+    /// (`> /dev/stdout` failed with EACCES). The pipe goes to the build user.
+    fn give_pipe(&self, w: &io::PipeWriter) -> Result<(), SandboxError> {
+        match self.run_as {
+            Some(u) => std::os::unix::fs::fchown(w, Some(u.uid), Some(u.gid))
+                .map_err(io_err("giving the output pipe to the build user")),
+            None => Ok(()),
+        }
+    }
+
     /// The bwrap argv for a step (for logs and `--dry-run`; contains no secret).
     pub fn argv(&self, step: &StepSpec) -> Result<Vec<std::ffi::OsString>, SandboxError> {
         Ok(bwrap::bwrap_argv(&ArgvInputs {
@@ -497,8 +508,10 @@ impl Sandbox {
         // leaves its half-built child blocked forever (measured), whereas an unarmed bwrap
         // finishes setting up and the helper then sees that yoe is gone.
         let (out_r, out_w) = io::pipe().map_err(io_err("creating the output pipe"))?;
+        self.give_pipe(&out_w)?;
         let err_r = if capture {
             let (r, w) = io::pipe().map_err(io_err("creating the stderr pipe"))?;
+            self.give_pipe(&w)?;
             cmd.stdout(out_w).stderr(w);
             Some(r)
         } else {

@@ -88,24 +88,27 @@ fn valid_name(name: &str) -> bool {
 pub fn resolve_build_user(cfg: &BuildUserConfig) -> Result<BuildUser, UserError> {
     let (uid, gid) = match cfg {
         BuildUserConfig::Ids { uid, gid } => (*uid, *gid),
-        BuildUserConfig::Named(name) => {
-            if !valid_name(name) {
-                return Err(UserError::BadName(name.clone()));
-            }
-            let read = || std::fs::read_to_string("/etc/passwd").map_err(UserError::Passwd);
-            match lookup_passwd(&read()?, name) {
-                Some(ids) => ids,
-                None => {
-                    create_user(name)?;
-                    lookup_passwd(&read()?, name).ok_or_else(|| UserError::Missing(name.clone()))?
-                }
-            }
-        }
+        BuildUserConfig::Named(name) => ensure_system_user(name)?,
     };
     if uid == 0 || gid == 0 {
         return Err(UserError::Root { uid, gid });
     }
     Ok(BuildUser { uid, gid })
+}
+
+/// `(uid, gid)` of a system account, created (no home, no login shell) when missing.
+pub fn ensure_system_user(name: &str) -> Result<(u32, u32), UserError> {
+    if !valid_name(name) {
+        return Err(UserError::BadName(name.to_string()));
+    }
+    let read = || std::fs::read_to_string("/etc/passwd").map_err(UserError::Passwd);
+    match lookup_passwd(&read()?, name) {
+        Some(ids) => Ok(ids),
+        None => {
+            create_user(name)?;
+            lookup_passwd(&read()?, name).ok_or_else(|| UserError::Missing(name.to_string()))
+        }
+    }
 }
 
 fn create_user(name: &str) -> Result<(), UserError> {

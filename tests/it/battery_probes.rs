@@ -1,7 +1,7 @@
 //! The escape battery as data: one row per hostile probe (what it proves, its C body or
 //! shell script, the outcomes that count as blocked, how its control proves it works
 //! unsandboxed, and which oracle judges it). Also the positive checks a step must pass.
-//! The lead can wrap the same rows as units of a generated project.
+//! `sandbox_battery` turns every row into a unit of a generated yoe project.
 
 /// How a probe is written. C bodies are functions `static int p_NAME(void)` of one C
 /// file compiled on the host (see `C_PRELUDE`); they print `RESULT <TOKEN>` last.
@@ -32,6 +32,8 @@ pub enum Target {
     HostTmp,
     HostShm,
     Sysroot,
+    /// The unit's own build dir, where yoe keeps its `build.json` and `build.log`.
+    UnitDir,
 }
 
 /// Who decides whether the probe escaped.
@@ -301,6 +303,7 @@ pub fn probes() -> Vec<Probe> {
         write_probe!("write_host_tmp", "the host's /tmp cannot be written", HostTmp),
         write_probe!("write_host_shm", "the host's /dev/shm cannot be written", HostShm),
         write_probe!("write_sysroot", "the sysroot is read-only", Sysroot),
+        write_probe!("write_unit_dir", "the unit's own build record (build.json, build.log) is out of reach", UnitDir),
         // ---- host filesystem and secrets: reads ---------------------------------------------
         c!("read_shadow", "/etc/shadow cannot be read", "return report(open(\"/etc/shadow\", O_RDONLY));", &["ENOENT", "EACCES"], Host),
         c!("read_root_home", "/root cannot be listed", "DIR *d = opendir(\"/root\"); return report(d ? 0 : -1);", &["ENOENT", "EACCES"], Host),
@@ -352,6 +355,11 @@ pub fn probes() -> Vec<Probe> {
     ]
 }
 
+/// Probes that must not run beside any other step: the process limit counts every process
+/// of the host uid, so filling it would starve the steps of other units built at the same
+/// time. Their units depend on every other unit, so they are built last, alone.
+pub const RUNS_ALONE: &[&str] = &["exhaust_procs"];
+
 /// What a step must still be able to do (each prints `RESULT OK`).
 pub const POSITIVE: &[(&str, &str)] = &[
     (
@@ -371,6 +379,14 @@ pub const POSITIVE: &[(&str, &str)] = &[
         "mkdir -p \"$DESTDIR/usr/bin\" && touch \"$DESTDIR/usr/bin/x\" \"$HOME/.x\" && ln -s x \"$DESTDIR/usr/bin/y\" && echo RESULT OK",
     ),
     ("make", "printf 'all:\\n\\t@echo made\\n' > Makefile && make | grep -qx made && echo RESULT OK"),
+    (
+        "reopen_stdio",
+        "echo out > /dev/stdout && echo err > /dev/stderr && echo fd > /proc/self/fd/1 && cat /dev/null > /dev/stderr && echo RESULT OK",
+    ),
+    (
+        "cp_a_and_tar",
+        "mkdir -p d/s && echo x > d/s/f && ln -s f d/s/l && chmod 0750 d/s && cp -a d e && cmp d/s/f e/s/f && tar -cf t.tar d && mkdir u && tar -xpf t.tar -C u && cmp d/s/f u/d/s/f && test -L u/d/s/l && echo RESULT OK",
+    ),
     (
         "personality_query",
         "printf '#include <sys/personality.h>\\nint main(void){return personality(0xffffffff)==-1;}\\n' > p.c && gcc -o p p.c && ./p && echo RESULT OK",

@@ -67,6 +67,19 @@ fn builds_the_example_then_reuses_and_reverifies_the_cache() {
     let os_release = std::fs::read_to_string(p.join("build/base-files.qemu-x86_64/destdir/etc/os-release")).unwrap();
     assert!(os_release.contains("NAME=\"yoe demo\"") && os_release.contains("VERSION=\"0.1.0\""), "{os_release}");
 
+    // The image unit is assembled by the ext4 driver: the rootfs holds every artifact and
+    // its runtime deps, owned by root, and the filesystem passes e2fsck.
+    let img = p.join("build/demo-image.x86_64/destdir/demo-image.rootfs.ext4");
+    let fsck = Command::new("/usr/sbin/e2fsck").arg("-fn").arg(&img).output().unwrap();
+    assert!(fsck.status.success(), "e2fsck: {}", String::from_utf8_lossy(&fsck.stdout));
+    let ls = Command::new("/usr/sbin/debugfs").args(["-R", "ls -p /usr/bin"]).arg(&img).output().unwrap();
+    let ls = String::from_utf8_lossy(&ls.stdout);
+    assert!(ls.contains("/100755/0/0/hello/"), "{ls}");
+    let cat = Command::new("/usr/sbin/debugfs").args(["-R", "cat /etc/hostname"]).arg(&img).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&cat.stdout), "demo\n");
+    let cat = Command::new("/usr/sbin/debugfs").args(["-R", "stat /usr/lib/libgreet.so.1"]).arg(&img).output().unwrap();
+    assert!(String::from_utf8_lossy(&cat.stdout).contains("User:     0"), "runtime dep in the rootfs");
+
     let (code, out, _) = run(yoe(p).arg("build"));
     assert_eq!(code, 0);
     assert!(out.lines().all(|l| l.starts_with("cached")), "{out}");
@@ -206,7 +219,7 @@ fn steps_see_only_the_documented_environment() {
 }
 
 #[test]
-fn a_unit_source_without_a_store_is_a_clear_error() {
+fn a_malformed_source_pin_fails_the_unit_naming_the_field() {
     let f = Fixture::new(&[
         ("PROJECT.star", PROJECT),
         (
@@ -217,28 +230,7 @@ fn a_unit_source_without_a_store_is_a_clear_error() {
     let (code, _, err) = run(yoe(&f.root()).arg("build"));
     assert_eq!(code, 1);
     assert!(err.contains("unit \"s\" failed at fetching the source"), "{err}");
-}
-
-fn ensure_user(name: &str) -> (u32, u32) {
-    let passwd = || std::fs::read_to_string("/etc/passwd").unwrap();
-    if let Some(ids) = yoe::sandbox::user::lookup_passwd(&passwd(), name) {
-        return ids;
-    }
-    let st = Command::new("/usr/sbin/useradd")
-        .args([
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success() || st.code() == Some(9));
-    yoe::sandbox::user::lookup_passwd(&passwd(), name).unwrap()
+    assert!(err.contains("field `sha256` must be 64 lowercase hex digits, got \"00\""), "{err}");
 }
 
 fn chown_tree(p: &Path, uid: u32, gid: u32) {
@@ -254,7 +246,7 @@ fn builds_the_example_as_an_unprivileged_user() {
         // Already unprivileged: the other tests cover this mode.
         return;
     }
-    let (uid, gid) = ensure_user("yoe-tester");
+    let (uid, gid) = yoe::sandbox::user::ensure_system_user("yoe-tester").expect("test user");
     let t = copy_example("demo");
     chown_tree(t.path(), uid, gid);
     let mut c = yoe(t.path());
@@ -309,4 +301,42 @@ fn kill_during_build(signal: i32) {
 fn ctrl_c_and_kill_of_yoe_leave_no_sandbox_behind() {
     kill_during_build(2); // SIGINT, as Ctrl-C sends
     kill_during_build(15); // SIGTERM, as kill sends
+}
+
+#[test]
+fn image_ext4_verb_writes_a_clean_filesystem_from_a_directory() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("tree");
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::write(tree.join("etc/issue"), "yoe\n").unwrap();
+    let img = t.path().join("x.ext4");
+    let (code, out, err) = run(yoe(t.path())
+        .args(["image", "ext4", "--from-dir"])
+        .arg(&tree)
+        .args(["--owner", "0:0", "--label", "root", "--out"])
+        .arg(&img));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("features") && out.contains("metadata_csum"), "{out}");
+    let fsck = Command::new("/usr/sbin/e2fsck").arg("-fn").arg(&img).output().unwrap();
+    assert!(fsck.status.success());
+    // Bad input: a missing directory is an error and leaves nothing behind.
+    let (code, _, err) = run(yoe(t.path())
+        .args(["image", "ext4", "--from-dir", "/nonexistent-yoe", "--out"])
+        .arg(t.path().join("y.ext4")));
+    assert_eq!(code, 1, "{err}");
+    assert!(!t.path().join("y.ext4").exists());
+}
+
+#[test]
+fn a_container_unit_is_not_silently_replaced_by_the_host_toolchain() {
+    let f = Fixture::new(&[
+        ("PROJECT.star", PROJECT),
+        (
+            "units/u.star",
+            "unit(name = \"toolchain\", unit_class = \"container\")\nunit(name = \"app\", container = \"toolchain\", tasks = [task(\"b\", steps = [\"true\"])])\n",
+        ),
+    ]);
+    let (code, _, err) = run(yoe(&f.root()).args(["build", "app"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("unit \"app\" failed at choosing the toolchain: container \"toolchain\""), "{err}");
 }

@@ -10,5 +10,6 @@ mod modules;
 mod modules_sign;
 mod sandbox_api;
 mod sandbox_battery;
+mod sources;
 mod support;
 mod unsafe_audit;

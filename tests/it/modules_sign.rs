@@ -94,7 +94,7 @@ fn untrusted_signer_is_reported_and_refused_by_paranoid() {
     assert!(out.contains("which is not in project(trusted_keys=)"), "{out}");
     verify_out(&ws, true, 1);
     let err = ws.load(true).err().expect("paranoid refuses");
-    assert!(err.contains("[rule: module-unsigned]") && err.contains("not in project(trusted_keys=)"), "{err}");
+    assert!(err.contains("[rule: paranoid-unsigned-module]") && err.contains("not in project(trusted_keys=)"), "{err}");
     ws.load(false).unwrap();
 }
 
@@ -106,9 +106,9 @@ fn missing_signature_is_reported_and_refused_by_paranoid() {
     let out = verify_out(&ws, false, 0);
     assert!(out.contains("unsigned (no .yoe/module.minisig)"), "{out}");
     let err = ws.load(true).err().expect("paranoid refuses");
-    assert!(err.contains("[rule: module-unsigned]") && err.contains("unsigned"), "{err}");
+    assert!(err.contains("[rule: paranoid-unsigned-module]") && err.contains("unsigned"), "{err}");
     let a = yoe(&ws).args(["--paranoid", "build", "--dry-run"]).assert().code(1);
-    assert!(text(&a).1.contains("[rule: module-unsigned]"), "{}", text(&a).1);
+    assert!(text(&a).1.contains("[rule: paranoid-unsigned-module]"), "{}", text(&a).1);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn bad_signatures_are_reported() {
     let out = verify_out(&ws, false, 1);
     assert!(out.contains("bad signature") && out.contains("changed after signing"), "{out}");
     let err = ws.load(true).err().expect("paranoid refuses");
-    assert!(err.contains("[rule: module-unsigned]") && err.contains("bad signature"), "{err}");
+    assert!(err.contains("[rule: paranoid-unsigned-module]") && err.contains("bad signature"), "{err}");
 
     // A good signature altered in the cache: still bad (the signature is checked, not trusted).
     let (ws, _o) = signed_setup(Some(&alice), &[&alice.public]);
@@ -163,7 +163,10 @@ fn paranoid_refuses_unpinned_modules_and_says_which_commit() {
     );
     ws.lock();
     let err = ws.load(true).err().expect("paranoid refuses");
-    assert!(err.contains("[rule: module-unpinned]") && err.contains(&format!("commit = \"{}\"", o.head())), "{err}");
+    assert!(
+        err.contains("[rule: paranoid-unpinned-module]") && err.contains(&format!("commit = \"{}\"", o.head())),
+        "{err}"
+    );
     ws.load(false).unwrap();
     // And never writes the lock.
     let a = yoe(&ws).args(["--paranoid", "module", "lock"]).assert();
@@ -186,7 +189,7 @@ fn paranoid_refuses_a_dirty_project_tree_except_build() {
     ws.write("units/extra.star", "unit(name = \"extra\")\n");
     let a = yoe(&ws).args(["--paranoid", "graph"]).assert().code(1);
     let err = text(&a).1;
-    assert!(err.contains("[rule: dirty-project]") && err.contains("units/extra.star"), "{err}");
+    assert!(err.contains("[rule: paranoid-dirty-project]") && err.contains("units/extra.star"), "{err}");
     fs::remove_file(p.join("units/extra.star")).unwrap();
     fs::write(p.join("PROJECT.star"), fs::read_to_string(p.join("PROJECT.star")).unwrap() + "# edit\n").unwrap();
     let a = yoe(&ws).args(["--paranoid", "graph"]).assert().code(1);

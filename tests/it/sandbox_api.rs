@@ -89,6 +89,15 @@ fn stdout_and_stderr_are_captured_and_logged() {
 }
 
 #[test]
+fn a_step_can_reopen_its_stdout_and_stderr() {
+    // As root, bwrap runs as the build user: the pipes yoe made must be reopenable by it.
+    let out = run("echo out > /dev/stdout && echo err > /proc/self/fd/2");
+    assert_eq!(out.exit, StepExit::Code(0), "{:?}", out.tail);
+    assert_eq!(out.stdout.as_deref(), Some(&b"out\n"[..]));
+    assert_eq!(out.stderr.as_deref(), Some(&b"err\n"[..]));
+}
+
+#[test]
 fn log_mode_interleaves_both_streams() {
     let sb = sandbox();
     let t = tempdir();
