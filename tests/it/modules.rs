@@ -508,3 +508,84 @@ fn refs_resolve_to_commits_exactly() {
     // `x` must not match `feature/x` by suffix.
     assert!(r("x").is_err());
 }
+
+/// The "Done when", whole: a project with a remote module (file://) whose unit has
+/// an https source (a TLS server on 127.0.0.1 with a certificate made now) goes
+/// `yoe module lock` → `yoe build` → tamper with the cache → `yoe build` fails naming the
+/// file → `yoe module sync` repairs it → `yoe build` reuses the verified cache.
+#[test]
+fn done_when_with_a_real_build_and_an_https_source() {
+    use crate::support::http::{Reply, Server};
+    let srv = Server::start_tls();
+    let tgz = {
+        let mut b = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        let text = "hello from https\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1);
+        h.set_cksum();
+        b.append_data(&mut h, "pkg-1.0/hello.txt", text.as_bytes()).unwrap();
+        b.into_inner().unwrap().finish().unwrap()
+    };
+    let url = srv.route("/pkg-1.0.tar.gz", Reply::Bytes(tgz.clone()));
+    let ws = Workspace::new();
+    fs::set_permissions(ws.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let o = ws.origin("core");
+    o.write("MODULE.star", "module_info(name = \"core\")\n").write(
+        "units/pkg.star",
+        &format!(
+            "unit(name = \"pkg\", version = \"1.0\", source = {url:?}, sha256 = {:?},\n    tasks = [task(\"build\", steps = [\"cp hello.txt $DESTDIR/\"])])\n",
+            yoe::treehash::sha256_hex(&tgz)
+        ),
+    );
+    o.commit("pkg");
+    o.tag("v1");
+    ws.write("PROJECT.star", &format!("project(name = \"p\", modules = [module({:?}, ref = \"v1\")])\n", o.url()));
+    let ca = srv.ca_pem.clone().expect("ca");
+    let run = |args: &[&str]| {
+        crate::common::helper();
+        let out = std::process::Command::new(crate::support::yoe_bin())
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("YOE_CACHE", ws.cache())
+            .env("YOE_CA_CERTS", &ca)
+            .arg("--project")
+            .arg(ws.proj())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), s(&out.stdout), s(&out.stderr))
+    };
+
+    let (code, out, err) = run(&["module", "lock"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, err) = run(&["build"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("built") && out.contains("pkg"), "{out}");
+    let built = ws.proj().join("build/pkg.x86_64/destdir/hello.txt");
+    assert_eq!(fs::read_to_string(&built).unwrap(), "hello from https\n");
+
+    let lock = Lockfile::read(&ws.proj()).unwrap().unwrap();
+    let file = ws.entry_tree(&lock, "core").join("units/pkg.star");
+    let original = fs::read_to_string(&file).unwrap();
+    fs::write(&file, original.replace("cp hello.txt", "echo pwned >")).unwrap();
+    let (code, out, err) = run(&["build"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("modified: units/pkg.star") && err.contains("yoe module sync"), "{err}");
+
+    let (code, out, err) = run(&["module", "sync"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("repaired"), "{out}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), original);
+
+    // Reuse: neither the origin nor the server is needed any more.
+    fs::rename(&o.dir, ws.path().join("gone")).unwrap();
+    drop(srv);
+    let (code, out, err) = run(&["build"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("cached"), "{out}");
+    assert_eq!(fs::read_to_string(&built).unwrap(), "hello from https\n");
+}
