@@ -351,6 +351,13 @@ fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<u8> {
             format!("the project does not load with this lock: {}", e.render(&root))
         }
     };
+    let mut project = project;
+    if g.paranoid
+        && let Err(e) = crate::module::paranoid::require_clean_project(&root)
+    {
+        bad = true;
+        project = format!("{project}\n{e}");
+    }
     if g.json {
         output::json(&json!({ "modules": rows, "project": project, "ok": !bad }))?;
     } else {
