@@ -1,4 +1,5 @@
 //! yoe: a hardened, sandbox-first build runner for embedded Linux.
+pub mod audit;
 pub mod build;
 pub mod cli;
 pub mod env;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod audit;
 mod build;
 mod desc;
 mod doctor;
@@ -67,6 +68,8 @@ pub enum Command {
     Init(init::InitArgs),
     /// Build units (all when none are named).
     Build(build::BuildArgs),
+    /// Static security analysis of the project and its modules (runs no code).
+    Audit(audit::AuditArgs),
     /// Show the dependency graph.
     Graph(graph::GraphArgs),
     /// Describe a unit: every field and where it was defined.
@@ -109,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Init(a) => init::run(&g, a),
         Command::Build(a) => build::run(&g, a),
+        Command::Audit(a) => audit::run(&g, a),
         Command::Graph(a) => graph::run(&g, a),
         Command::Desc(a) => desc::run(&g, a),
         Command::Refs(a) => refs::run(&g, a),

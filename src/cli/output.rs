@@ -9,6 +9,12 @@ pub fn line(s: &str) {
     let _ = writeln!(out, "{s}");
 }
 
+/// Print text as it is (it carries its own newlines).
+pub fn text(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{s}");
+}
+
 /// Print a serializable value as pretty JSON.
 pub fn json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     let s = serde_json::to_string_pretty(v)?;

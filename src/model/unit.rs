@@ -116,6 +116,21 @@ pub struct Unit {
     pub call_stack: Vec<Location>,
 }
 
+/// What to do with a `container=` that names an external registry image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerImages {
+    /// Refuse it (every load that may lead to a build).
+    Refuse,
+    /// Keep the value as declared (audit only: the unit is reported, never built).
+    Keep,
+}
+
+/// Whether a `container=` value names an external registry image (`golang:1.26`,
+/// `docker.io/x/y`) rather than a unit.
+pub fn is_external_image(value: &str) -> bool {
+    value.contains(':') || value.contains('/')
+}
+
 /// Where a declaration was made; filled in by the loader.
 #[derive(Debug, Clone)]
 pub struct DeclSite {
@@ -174,6 +189,18 @@ pub const UNIT_FIELDS: &[&str] = &[
 impl Unit {
     /// Validate the kwargs of `unit()` / `image()`; `class` is the builtin's default class.
     pub fn from_kwargs(items: Vec<(String, RawValue)>, class: &str, site: DeclSite) -> Result<Unit, FieldError> {
+        Self::from_kwargs_with(items, class, site, ContainerImages::Refuse)
+    }
+
+    /// [`Unit::from_kwargs`] with a choice about external container images: `Keep` leaves
+    /// `container="golang:1.26"` in the unit (for `yoe audit`, which reports it) instead of
+    /// refusing it. Nothing that builds may use `Keep`.
+    pub fn from_kwargs_with(
+        items: Vec<(String, RawValue)>,
+        class: &str,
+        site: DeclSite,
+        images: ContainerImages,
+    ) -> Result<Unit, FieldError> {
         let mut kw = Kwargs::new(format!("{class}()"), items);
         let name = kw.required_str("name")?;
         let call = format!("{class}({name:?})");
@@ -191,7 +218,9 @@ impl Unit {
             }
         };
         let container = kw.str("container")?.unwrap_or_default();
-        check_container(&kw, "container", &container)?;
+        if images == ContainerImages::Refuse {
+            check_container(&kw, "container", &container)?;
+        }
         let container_arch = match kw.str("container_arch")?.as_deref() {
             None | Some("") => None,
             Some("target") => Some(ContainerArch::Target),
@@ -224,7 +253,9 @@ impl Unit {
             .map(|f| Task::from_struct(f, &call))
             .collect::<Result<_, _>>()?;
         for t in &tasks {
-            if let Some(c) = &t.container {
+            if let Some(c) = &t.container
+                && images == ContainerImages::Refuse
+            {
                 check_container(&kw, &format!("tasks[{:?}].container", t.name), c)?;
             }
         }
@@ -317,7 +348,7 @@ impl Unit {
 /// A `container=` naming an external registry image (has `:` or `/`) cannot be honoured:
 /// yoe runs no Docker. Toolchains are units whose output is a root filesystem.
 fn check_container(kw: &Kwargs, field: &str, value: &str) -> Result<(), FieldError> {
-    if value.contains(':') || value.contains('/') {
+    if is_external_image(value) {
         return Err(kw.invalid(
             field,
             format!(

@@ -21,6 +21,7 @@ use super::values::InstallStepValue;
 use crate::model::fields::Kwargs;
 use crate::model::machine::{Kernel, Partition, QemuConfig};
 use crate::model::project::{CACHE_FIELDS, DEFAULTS_FIELDS, LocalOverrides, ProjectDecl};
+use crate::model::unit::{ContainerImages, is_external_image};
 use crate::model::{Feed, FieldError, InstallKind, InstallStep, Machine, ModuleRef, RawValue, Unit};
 
 fn engine<'a>(eval: &'a Evaluator, name: &str) -> anyhow::Result<&'a Engine> {
@@ -409,7 +410,20 @@ fn register<'v>(
     }
     let site = e.site(eval);
     let raw = raw_kwargs(&kwargs, eval, e);
-    let unit = Unit::from_kwargs(raw, class, site).map_err(|x| anyhow!("{x}"))?;
+    let audit = e.state.borrow().audit;
+    let images = if audit { ContainerImages::Keep } else { ContainerImages::Refuse };
+    let unit = Unit::from_kwargs_with(raw, class, site, images).map_err(|x| anyhow!("{x}"))?;
+    if audit {
+        let images = std::iter::once(&unit.container).chain(unit.tasks.iter().filter_map(|t| t.container.as_ref()));
+        for image in images.filter(|c| is_external_image(c)) {
+            let refusal = super::Refusal {
+                rule: "unpinned-container-image",
+                location: unit.defined_at.clone(),
+                message: format!("unit {:?} names the external container image {image:?}", unit.name),
+            };
+            e.state.borrow_mut().refusals.push(refusal);
+        }
+    }
     e.register_unit(unit).map_err(|m| anyhow!("{m}"))?;
     Ok(NoneType)
 }

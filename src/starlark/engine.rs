@@ -82,6 +82,10 @@ pub struct State {
     pub provides: BTreeMap<String, String>,
     /// Roots files may belong to, known once modules are resolved.
     pub roots: super::labels::Roots,
+    /// Audit load: external container images are kept (and recorded) instead of refused.
+    pub audit: bool,
+    /// Refusals recorded instead of raised (audit load only).
+    pub refusals: Vec<super::Refusal>,
 }
 
 impl Engine {
@@ -110,6 +114,8 @@ impl Engine {
                 prefer_modules: BTreeMap::new(),
                 provides: BTreeMap::new(),
                 roots: super::labels::Roots::default(),
+                audit: false,
+                refusals: Vec::new(),
             }),
         }
     }

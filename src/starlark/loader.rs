@@ -15,11 +15,11 @@ use super::builtins::{module_globals, yoe_globals};
 use super::diag::Diagnostic;
 use super::engine::{Engine, ModuleInfo, Phase, source_name};
 use super::labels::Roots;
-use super::modules::{ModuleSource, resolve};
+use super::modules::{ModuleSource, resolve_skipping};
 use super::runtime::FnRuntime;
 use super::syntax::{Literal, ParsedFile};
 use super::values::Ctx;
-use super::{LoadError, Loaded};
+use super::{AuditLoad, LoadError, Loaded, Refusal};
 use crate::model::project::{Project, ProjectDecl};
 use crate::model::{Location, ResolvedModule};
 
@@ -71,10 +71,33 @@ struct Loader<'a> {
     cache: HashMap<PathBuf, FrozenModule>,
     sources: BTreeMap<PathBuf, Arc<str>>,
     order: Vec<PathBuf>,
+    /// `Some` in an audit load: errors that dropped a file, and the files that failed.
+    collect: Option<Collected>,
+}
+
+#[derive(Default)]
+struct Collected {
+    errors: Vec<LoadError>,
+    failed: std::collections::HashSet<PathBuf>,
+    refusals: Vec<Refusal>,
+    skipped_modules: Vec<(crate::model::ModuleRef, String)>,
 }
 
 /// Load a project. The first error stops the load and names file, line and what was expected.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    load_inner(opts, false).map(|a| a.loaded)
+}
+
+/// Load a project for `yoe audit`: the load-time refusals (literal `run(host=True)` /
+/// `run(privileged=True)`, `commands/*.star`, external container images) are recorded
+/// instead of raised, a file that fails to evaluate is recorded and left out, and modules
+/// that cannot be located are skipped, so that as much of the model as possible is produced.
+/// It still runs no build step. Only PROJECT.star failing fails the whole load.
+pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
+    load_inner(opts, true)
+}
+
+fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
     let root = find_root(&opts.start)?;
     let engine = Engine::new(root.clone());
     let ctx = Ctx { state: engine.ctx.clone() };
@@ -84,8 +107,10 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         cache: HashMap::new(),
         sources: BTreeMap::new(),
         order: Vec::new(),
+        collect: audit.then(Collected::default),
     };
     engine.state.borrow_mut().roots = Roots { project: root.clone(), modules: Vec::new() };
+    engine.state.borrow_mut().audit = audit;
 
     // 1. PROJECT.star
     let project_file = root.join("PROJECT.star");
@@ -99,18 +124,29 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let local_file = root.join("local.star");
     if local_file.is_file() {
         l.set_phase(Phase::Local, "", 0, &local_file);
-        l.eval_file(&local_file, Which::Base)?;
+        let r = l.eval_file(&local_file, Which::Base);
+        l.soft(r)?;
     }
     let local = engine.state.borrow().local.clone().unwrap_or_default();
 
     // 3. modules (with transitive deps), each checked for refused `commands/`.
-    check_no_commands(&root)?;
-    opts.modules.begin(&decl).map_err(LoadError::Module)?;
+    let r = check_no_commands(&root);
+    l.soft(r)?;
+    let r = opts.modules.begin(&decl).map_err(LoadError::Module);
+    l.soft(r)?;
+    let mut skipped = Vec::new();
+    let skipping = if audit { Some(&mut skipped) } else { None };
     let mut peek = |dir: &Path| l.peek(dir);
-    let modules = resolve(&root, &decl.modules, opts.modules, &mut peek).map_err(LoadError::Module)?;
-    opts.modules.resolved(&modules).map_err(LoadError::Module)?;
+    let modules =
+        resolve_skipping(&root, &decl.modules, opts.modules, &mut peek, skipping).map_err(LoadError::Module)?;
+    let r = opts.modules.resolved(&modules).map_err(LoadError::Module);
+    l.soft(r)?;
+    if let Some(c) = l.collect.as_mut() {
+        c.skipped_modules = skipped;
+    }
     for m in &modules {
-        check_no_commands(&m.dir)?;
+        let r = check_no_commands(&m.dir);
+        l.soft(r)?;
     }
     engine.state.borrow_mut().roots.modules = modules.iter().map(|m| (m.name.clone(), m.dir.clone())).collect();
     let project_priority = modules.len() as i32 + 1;
@@ -126,10 +162,11 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         .or_else(|| Some(local.machine.clone()).filter(|m| !m.is_empty()))
         .unwrap_or_else(|| decl.defaults.machine.clone());
     if (opts.machine.is_some() || !local.machine.is_empty()) && !machines.contains_key(&machine) {
-        return Err(LoadError::Invalid(format!(
+        let e = LoadError::Invalid(format!(
             "machine {machine:?} not found (known: {})",
             machines.keys().cloned().collect::<Vec<_>>().join(", ")
-        )));
+        ));
+        l.soft(Err(e))?;
     }
     let active = machines.get(&machine).cloned();
     let distro_override = opts.distro.clone().unwrap_or_else(|| local.default_distro_override.clone());
@@ -159,19 +196,27 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         let f = m.dir.join("MODULE.star");
         if f.is_file() {
             l.set_phase(Phase::ModuleStar, &m.name, m.priority, &f);
-            l.eval_file(&f, Which::Ctx)?;
+            let r = l.eval_file(&f, Which::Ctx);
+            l.soft(r)?;
         }
     }
 
     // 7. prefer_modules must name real modules (or feeds, `<module>.<feed>`).
-    check_prefer_modules(&decl.prefer_modules, &modules, &engine.state.borrow().feeds)?;
+    let r = check_prefer_modules(&decl.prefer_modules, &modules, &engine.state.borrow().feeds);
+    l.soft(r)?;
 
     // 8. containers/ and units/
     l.phase(Phase::Containers, &root, &modules, project_priority)?;
     l.phase(Phase::Units, &root, &modules, project_priority)?;
 
     // 9. provides table
-    let provides = provides_table(&engine)?;
+    let provides = match provides_table(&engine) {
+        Ok(p) => p,
+        Err(e) => {
+            l.soft(Err(e))?;
+            engine.state.borrow().provides.clone()
+        }
+    };
     engine.ctx.lock().unwrap_or_else(|e| e.into_inner()).provides = provides.clone();
     engine.state.borrow_mut().provides = provides.clone();
 
@@ -212,8 +257,20 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         files: l.order.clone(),
         decl,
     };
+    let catalogue = st.by_module.values().flat_map(|m| m.values().cloned()).collect();
+    let mut refusals = st.refusals.clone();
     drop(st);
-    Ok(Loaded { project, runtime: FnRuntime { fns }, sources: l.sources })
+    let collected = l.collect.take().unwrap_or_default();
+    refusals.splice(0..0, collected.refusals);
+    let evaluated = l.order.iter().cloned().collect();
+    Ok(AuditLoad {
+        loaded: Loaded { project, runtime: FnRuntime { fns }, sources: l.sources },
+        refusals,
+        errors: collected.errors,
+        skipped_modules: collected.skipped_modules,
+        catalogue,
+        evaluated,
+    })
 }
 
 /// Evaluate PROJECT.star alone and return the project root and its `project()` settings
@@ -228,6 +285,7 @@ pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadErr
         cache: HashMap::new(),
         sources: BTreeMap::new(),
         order: Vec::new(),
+        collect: None,
     };
     engine.state.borrow_mut().roots = Roots { project: root.clone(), modules: Vec::new() };
     let project_file = root.join("PROJECT.star");
@@ -246,6 +304,26 @@ enum Which {
 }
 
 impl Loader<'_> {
+    /// In an audit load, record the error (a refusal if it is one) and go on; otherwise
+    /// return it.
+    fn soft(&mut self, r: Result<(), LoadError>) -> Result<(), LoadError> {
+        match (r, self.collect.as_mut()) {
+            (Ok(()), _) => Ok(()),
+            (Err(e), None) => Err(e),
+            (Err(LoadError::Refused { location, message }), Some(c)) => {
+                c.refusals.push(Refusal { rule: "module-ships-commands", location, message });
+                Ok(())
+            }
+            (Err(e), Some(c)) => {
+                let text = e.to_string();
+                if !c.errors.iter().any(|x| x.to_string() == text) {
+                    c.errors.push(e);
+                }
+                Ok(())
+            }
+        }
+    }
+
     fn set_phase(&self, phase: Phase, module: &str, priority: i32, walker_file: &Path) {
         let mut st = self.engine.state.borrow_mut();
         st.phase = phase;
@@ -271,7 +349,8 @@ impl Loader<'_> {
                     continue; // already evaluated through a load()
                 }
                 self.set_phase(phase, name, prio, &file);
-                self.eval_file(&file, which)?;
+                let r = self.eval_file(&file, which);
+                self.soft(r)?;
             }
         }
         Ok(())
@@ -312,6 +391,19 @@ impl Loader<'_> {
         if self.cache.contains_key(path) {
             return Ok(());
         }
+        if self.collect.as_ref().is_some_and(|c| c.failed.contains(path)) {
+            return Err(LoadError::Invalid(format!("{} failed to load (reported above)", path.display())));
+        }
+        let r = self.eval_file_once(path, which);
+        if r.is_err()
+            && let Some(c) = self.collect.as_mut()
+        {
+            c.failed.insert(path.to_path_buf());
+        }
+        r
+    }
+
+    fn eval_file_once(&mut self, path: &Path, which: Which) -> Result<(), LoadError> {
         let root = self.engine.root.clone();
         {
             let st = self.engine.state.borrow();
@@ -324,7 +416,21 @@ impl Loader<'_> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| LoadError::Io { path: path.to_path_buf(), message: e.to_string() })?;
         let parsed = ParsedFile::parse(path, text).map_err(|e| LoadError::Eval(e.to_string()))?;
-        check_refused(&parsed, &root)?;
+        match self.collect.as_mut() {
+            None => check_refused(&parsed, &root)?,
+            Some(c) => c.refusals.extend(refused(&parsed).into_iter().map(|e| match e {
+                LoadError::Located(d) => Refusal {
+                    rule: "removed-escalation-kwarg",
+                    location: d.location.clone(),
+                    message: d.message.clone(),
+                },
+                other => Refusal {
+                    rule: "removed-escalation-kwarg",
+                    location: Location::file_only(path),
+                    message: other.to_string(),
+                },
+            })),
+        }
         self.sources.insert(path.to_path_buf(), parsed.text.clone());
 
         // Resolve and evaluate the loads first (each at most once).
@@ -440,6 +546,15 @@ fn check_no_commands(root: &Path) -> Result<(), LoadError> {
 /// Load-time refusals visible in the text: a literal `host=True` / `privileged=True` in a
 /// `run()` call anywhere in the file.
 fn check_refused(f: &ParsedFile, _root: &Path) -> Result<(), LoadError> {
+    match refused(f).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every literal `host=True` / `privileged=True` in a `run()` call of the file, in order.
+fn refused(f: &ParsedFile) -> Vec<LoadError> {
+    let mut out = Vec::new();
     for call in f.calls() {
         if call.callee != "run" {
             continue;
@@ -451,7 +566,7 @@ fn check_refused(f: &ParsedFile, _root: &Path) -> Result<(), LoadError> {
                 } else {
                     "yoe never runs build code as root; filesystems, images and ownership are produced by yoe's drivers"
                 };
-                return Err(located(
+                out.push(located(
                     f,
                     arg.span.clone(),
                     format!("run({kw}=True) is refused: {why}"),
@@ -464,7 +579,7 @@ fn check_refused(f: &ParsedFile, _root: &Path) -> Result<(), LoadError> {
             }
         }
     }
-    Ok(())
+    out
 }
 
 fn located(

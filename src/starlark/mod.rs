@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use loader::{LoadOptions, find_root, load, load_project_decl};
+pub use loader::{LoadOptions, find_root, load, load_for_audit, load_project_decl};
 pub use modules::{LocalOnly, ModuleSource};
 pub use runtime::{BuildHost, FnRuntime, RunOutput};
 
@@ -29,6 +29,32 @@ pub struct Loaded {
     pub project: Project,
     pub runtime: FnRuntime,
     pub sources: BTreeMap<PathBuf, Arc<str>>,
+}
+
+/// A load-time refusal that an audit load recorded instead of raising. `rule` is the
+/// `yoe audit` rule id that reports the same construct.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub rule: &'static str,
+    pub location: Location,
+    pub message: String,
+}
+
+/// What an audit load produced: as much of the model as could be loaded, and why not more.
+/// A build never sees this: it comes only from [`load_for_audit`].
+pub struct AuditLoad {
+    pub loaded: Loaded,
+    /// Refusals that `load` would have raised (literal `run(host=True)`, `commands/`,
+    /// external container images), in the order met.
+    pub refusals: Vec<Refusal>,
+    /// Errors that made a file (or a module) drop out of the model; the rest was loaded.
+    pub errors: Vec<LoadError>,
+    /// Modules that could not be located (not fetched, `local=` escaping), with the reason.
+    pub skipped_modules: Vec<(crate::model::ModuleRef, String)>,
+    /// Every unit registered, whatever its distro and including shadowed ones.
+    pub catalogue: Vec<crate::model::Unit>,
+    /// Files evaluated without error.
+    pub evaluated: std::collections::BTreeSet<PathBuf>,
 }
 
 /// Why a project failed to load. Every message names the file (and line where known).

@@ -52,6 +52,19 @@ pub fn resolve(
     source: &dyn ModuleSource,
     peek: &mut dyn FnMut(&Path) -> Result<Option<ModuleInfo>, String>,
 ) -> Result<Vec<ResolvedModule>, String> {
+    resolve_skipping(root, declared, source, peek, None)
+}
+
+/// [`resolve`], but a module whose directory cannot be located (not fetched, or `local=`
+/// escaping the project) is recorded in `skipped` and left out instead of failing the whole
+/// resolution. Used by `yoe audit`, which reports such modules and audits the rest.
+pub fn resolve_skipping(
+    root: &Path,
+    declared: &[ModuleRef],
+    source: &dyn ModuleSource,
+    peek: &mut dyn FnMut(&Path) -> Result<Option<ModuleInfo>, String>,
+    mut skipped: Option<&mut Vec<(ModuleRef, String)>>,
+) -> Result<Vec<ResolvedModule>, String> {
     struct Entry {
         decl: ModuleRef,
         dir: PathBuf,
@@ -81,10 +94,18 @@ pub fn resolve(
             let id = if decl.local.is_empty() {
                 decl.identity(None)
             } else {
-                let d = locate(root, &decl, source)?;
-                let id = decl.identity(Some(&d));
-                dir = Some(d);
-                id
+                match (locate(root, &decl, source), skipped.as_deref_mut()) {
+                    (Ok(d), _) => {
+                        let id = decl.identity(Some(&d));
+                        dir = Some(d);
+                        id
+                    }
+                    (Err(e), Some(list)) => {
+                        list.push((decl, e));
+                        continue;
+                    }
+                    (Err(e), None) => return Err(e),
+                }
             };
             let idx = if let Some(&i) = ids.get(&id) {
                 i
@@ -103,7 +124,14 @@ pub fn resolve(
                     None => {
                         let dir = match dir {
                             Some(d) => d,
-                            None => locate(root, &decl, source)?,
+                            None => match (locate(root, &decl, source), skipped.as_deref_mut()) {
+                                (Ok(d), _) => d,
+                                (Err(e), Some(list)) => {
+                                    list.push((decl, e));
+                                    continue;
+                                }
+                                (Err(e), None) => return Err(e),
+                            },
                         };
                         let info = peek(&dir)?;
                         entries.push(Entry { decl, dir, info, transitive });

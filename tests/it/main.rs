@@ -1,4 +1,5 @@
 //! yoe's integration tests: one binary, one module per area.
+mod audit;
 mod battery_probes;
 mod build;
 mod cli;
