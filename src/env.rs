@@ -30,6 +30,9 @@ pub fn source_date_epoch() -> u64 {
     var("SOURCE_DATE_EPOCH").and_then(|v| v.parse().ok()).unwrap_or(315_532_800)
 }
 
+/// The git program used to fetch modules (development override; default `git` on `PATH`).
+pub const YOE_GIT: &str = "YOE_GIT";
+
 /// yoe's cache directory: `$YOE_CACHE`, else `$XDG_CACHE_HOME/yoe`, else `~/.cache/yoe`,
 /// else `.yoe-cache` in the current directory.
 pub fn cache_dir() -> std::path::PathBuf {
@@ -43,4 +46,30 @@ pub fn cache_dir() -> std::path::PathBuf {
         Some(h) => std::path::PathBuf::from(h).join(".cache/yoe"),
         None => std::path::PathBuf::from(".yoe-cache"),
     }
+}
+
+/// The git program for module fetches: `$YOE_GIT`, else `git` (found on `PATH`).
+pub fn git_program() -> std::path::PathBuf {
+    var(YOE_GIT).map(std::path::PathBuf::from).unwrap_or_else(|| "git".into())
+}
+
+/// Variables handed to git when it fetches modules; everything else is cleared. `PATH`
+/// (to find git's helpers), proxies, and TLS trust-store overrides, as set on the host.
+pub fn git_passthrough() -> Vec<(&'static str, String)> {
+    const NAMES: &[&str] = &[
+        "PATH",
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_CAPATH",
+    ];
+    NAMES.iter().filter_map(|n| var(n).map(|v| (*n, v))).collect()
 }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod env;
 pub mod graph;
 pub mod model;
+pub mod module;
 pub mod sandbox;
 pub mod source;
 pub mod starlark;

@@ -67,11 +67,19 @@ pub enum Format {
 
 pub fn run(g: &Global, a: AuditArgs) -> anyhow::Result<u8> {
     let start = a.dir.clone().or_else(|| g.project.clone()).unwrap_or_else(|| PathBuf::from("."));
+    // Remote modules come from yoe.lock and the verified cache, as for every load; one that
+    // is not locked or does not verify is reported as skipped.
+    let locked =
+        crate::starlark::find_root(&start).ok().and_then(|r| crate::module::LockedSource::open(&r, false).ok());
+    let modules: &dyn crate::starlark::ModuleSource = match &locked {
+        Some(s) => s,
+        None => &LocalOnly,
+    };
     let opts = AuditOptions {
         start,
         machine: g.machine.clone(),
         distro: g.distro.clone(),
-        modules: &LocalOnly,
+        modules,
         outputs: a.outputs.clone(),
         paranoid: g.paranoid,
         no_ignores: a.no_ignores,

@@ -12,6 +12,7 @@ mod doctor;
 mod graph;
 mod image;
 mod init;
+mod module;
 pub mod output;
 mod project;
 mod refs;
@@ -81,6 +82,8 @@ pub enum Command {
     Image(image::ImageArgs),
     /// Fetch or verify unit sources (the content-addressed store).
     Source(source::SourceArgs),
+    /// Remote modules: lock, update, sync, list, verify, sign, hash.
+    Module(module::ModuleArgs),
     /// Print the version.
     Version,
 }
@@ -116,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Doctor => doctor::run(&g),
         Command::Source(a) => source::run(&g, a),
         Command::Image(a) => image::run(&g, a),
+        Command::Module(a) => module::run(&g, a),
         Command::Version => {
             output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
             Ok(exit::OK)

@@ -4,7 +4,7 @@ use anyhow::anyhow;
 
 use super::Global;
 use crate::graph::Graph;
-use crate::starlark::{LoadOptions, Loaded, LocalOnly, ModuleSource, find_root, load};
+use crate::starlark::{LoadOptions, Loaded, ModuleSource, find_root, load};
 
 /// A loaded project plus its graph, as most verbs need.
 pub struct Session {
@@ -13,8 +13,16 @@ pub struct Session {
 }
 
 impl Session {
+    /// Load with remote modules from yoe.lock and the verified cache (`crate::module`);
+    /// under `--paranoid`, first refuse a dirty project tree.
     pub fn open(g: &Global) -> anyhow::Result<Session> {
-        Self::open_with(g, &LocalOnly)
+        let start = g.project.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
+        let root = find_root(&start).map_err(|e| anyhow!("{e}"))?;
+        if g.paranoid {
+            crate::module::paranoid::require_clean_project(&root)?;
+        }
+        let source = crate::module::LockedSource::open(&root, g.paranoid)?;
+        Self::open_with(g, &source)
     }
 
     pub fn open_with(g: &Global, modules: &dyn ModuleSource) -> anyhow::Result<Session> {

@@ -20,7 +20,7 @@ use super::runtime::FnRuntime;
 use super::syntax::{Literal, ParsedFile};
 use super::values::Ctx;
 use super::{AuditLoad, LoadError, Loaded, Refusal};
-use crate::model::project::Project;
+use crate::model::project::{Project, ProjectDecl};
 use crate::model::{Location, ResolvedModule};
 
 /// Sends Starlark `print()` to the log (stderr), never to stdout.
@@ -132,11 +132,15 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
     // 3. modules (with transitive deps), each checked for refused `commands/`.
     let r = check_no_commands(&root);
     l.soft(r)?;
+    let r = opts.modules.begin(&decl).map_err(LoadError::Module);
+    l.soft(r)?;
     let mut skipped = Vec::new();
     let skipping = if audit { Some(&mut skipped) } else { None };
     let mut peek = |dir: &Path| l.peek(dir);
     let modules =
         resolve_skipping(&root, &decl.modules, opts.modules, &mut peek, skipping).map_err(LoadError::Module)?;
+    let r = opts.modules.resolved(&modules).map_err(LoadError::Module);
+    l.soft(r)?;
     if let Some(c) = l.collect.as_mut() {
         c.skipped_modules = skipped;
     }
@@ -267,6 +271,30 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
         catalogue,
         evaluated,
     })
+}
+
+/// Evaluate PROJECT.star alone and return the project root and its `project()` settings
+/// (for verbs that need the settings, such as trusted keys, without loading modules).
+pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadError> {
+    let root = find_root(start)?;
+    let engine = Engine::new(root.clone());
+    let ctx = Ctx { state: engine.ctx.clone() };
+    let mut l = Loader {
+        engine: &engine,
+        globals: globals(&ctx),
+        cache: HashMap::new(),
+        sources: BTreeMap::new(),
+        order: Vec::new(),
+        collect: None,
+    };
+    engine.state.borrow_mut().roots = Roots { project: root.clone(), modules: Vec::new() };
+    let project_file = root.join("PROJECT.star");
+    l.set_phase(Phase::Project, "", 0, &project_file);
+    l.eval_file(&project_file, Which::Base)?;
+    let decl = engine.state.borrow().project.clone().map(|(d, _)| d).ok_or_else(|| {
+        LoadError::Invalid(format!("{}: PROJECT.star did not call project()", project_file.display()))
+    })?;
+    Ok((root, decl))
 }
 
 #[derive(Clone, Copy)]

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use loader::{LoadOptions, find_root, load, load_for_audit};
+pub use loader::{LoadOptions, find_root, load, load_for_audit, load_project_decl};
 pub use modules::{LocalOnly, ModuleSource};
 pub use runtime::{BuildHost, FnRuntime, RunOutput};
 

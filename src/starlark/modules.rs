@@ -6,12 +6,25 @@ use std::path::{Path, PathBuf};
 
 use super::engine::ModuleInfo;
 use super::labels::resolve_within;
+use crate::model::project::ProjectDecl;
 use crate::model::{ModuleRef, ResolvedModule};
 
 /// Provides the checkout directory of a remote (non-`local=`) module.
 pub trait ModuleSource {
     /// The verified checkout root of `module` (the directory `path=` is relative to).
+    /// Nothing in it is evaluated before this returns.
     fn checkout(&self, module: &ModuleRef) -> Result<PathBuf, String>;
+
+    /// Called once PROJECT.star is evaluated, before any module is located.
+    fn begin(&self, _project: &ProjectDecl) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Called once every module is resolved, before any module file beyond the MODULE.star
+    /// peeks is evaluated.
+    fn resolved(&self, _modules: &[ResolvedModule]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Only `local=` modules: a remote module is an error that says how to get it.
@@ -74,15 +87,26 @@ pub fn resolve_skipping(
         let first_new = entries.len();
         for (parent, decl) in batch {
             let transitive = parent.is_some();
-            let dir = match (locate(root, &decl, source), skipped.as_deref_mut()) {
-                (Ok(d), _) => d,
-                (Err(e), Some(list)) => {
-                    list.push((decl, e));
-                    continue;
+            // A remote module's identity needs no checkout, so a declaration that an
+            // earlier one covers (or that the project's declaration overrides) is never
+            // located: only the modules that are used are fetched and verified.
+            let mut dir = None;
+            let id = if decl.local.is_empty() {
+                decl.identity(None)
+            } else {
+                match (locate(root, &decl, source), skipped.as_deref_mut()) {
+                    (Ok(d), _) => {
+                        let id = decl.identity(Some(&d));
+                        dir = Some(d);
+                        id
+                    }
+                    (Err(e), Some(list)) => {
+                        list.push((decl, e));
+                        continue;
+                    }
+                    (Err(e), None) => return Err(e),
                 }
-                (Err(e), None) => return Err(e),
             };
-            let id = decl.identity(if decl.local.is_empty() { None } else { Some(&dir) });
             let idx = if let Some(&i) = ids.get(&id) {
                 i
             } else {
@@ -98,6 +122,17 @@ pub fn resolve_skipping(
                         ));
                     }
                     None => {
+                        let dir = match dir {
+                            Some(d) => d,
+                            None => match (locate(root, &decl, source), skipped.as_deref_mut()) {
+                                (Ok(d), _) => d,
+                                (Err(e), Some(list)) => {
+                                    list.push((decl, e));
+                                    continue;
+                                }
+                                (Err(e), None) => return Err(e),
+                            },
+                        };
                         let info = peek(&dir)?;
                         entries.push(Entry { decl, dir, info, transitive });
                         entries.len() - 1

@@ -7,6 +7,8 @@ mod common;
 mod graph_prop;
 mod load_errors;
 mod loader;
+mod modules;
+mod modules_sign;
 mod sandbox_api;
 mod sandbox_battery;
 mod sources;

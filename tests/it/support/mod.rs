@@ -1,5 +1,6 @@
 //! Test helpers: projects written from (path, text) pairs into a temp dir, and loading.
 #![allow(dead_code)]
+pub mod git;
 pub mod http;
 use std::path::{Path, PathBuf};
 

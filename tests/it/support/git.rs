@@ -1,0 +1,170 @@
+//! Git repositories made by tests (served over file://), and a workspace holding them, a
+//! cache and a project. Runs git with no user or system config and a fixed identity.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use yoe::module::{Lockfile, Resolver, Store, UpdateScope};
+use yoe::starlark::{LoadOptions, Loaded, load};
+
+/// git with a fixed identity and no config but ours.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", "/nonexistent")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+        .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?} in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A module's origin repository.
+pub struct Origin {
+    pub dir: PathBuf,
+}
+
+impl Origin {
+    pub fn new(dir: PathBuf) -> Origin {
+        std::fs::create_dir_all(&dir).expect("mkdir origin");
+        git(&dir, &["init", "-q"]);
+        Origin { dir }
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Origin {
+        let p = self.dir.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+        self
+    }
+
+    pub fn remove(&self, rel: &str) -> &Origin {
+        std::fs::remove_file(self.dir.join(rel)).expect("rm");
+        self
+    }
+
+    /// Commit everything; returns the commit id.
+    pub fn commit(&self, msg: &str) -> String {
+        git(&self.dir, &["add", "-A"]);
+        git(&self.dir, &["commit", "-q", "--allow-empty", "-m", msg]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        git(&self.dir, &["rev-parse", "HEAD"])
+    }
+
+    /// Create or move a lightweight tag.
+    pub fn tag(&self, name: &str) {
+        git(&self.dir, &["tag", "-f", name]);
+    }
+
+    pub fn url(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+}
+
+/// A temp dir with origins, a cache and a project.
+pub struct Workspace {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        let tmp = tempfile::Builder::new().prefix("yoe-mod-").tempdir().expect("tempdir");
+        std::fs::create_dir_all(tmp.path().join("proj")).expect("mkdir");
+        Workspace { tmp }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.tmp.path().canonicalize().expect("canonical")
+    }
+
+    pub fn origin(&self, name: &str) -> Origin {
+        Origin::new(self.path().join("origins").join(name))
+    }
+
+    pub fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(&self.cache()).expect("store")
+    }
+
+    pub fn proj(&self) -> PathBuf {
+        self.path().join("proj")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.proj().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    /// `yoe module lock` through the library; returns the new lock (written).
+    pub fn lock(&self) -> Lockfile {
+        self.lock_scoped(UpdateScope::Keep).expect("lock")
+    }
+
+    pub fn lock_scoped(&self, scope: UpdateScope) -> Result<Lockfile, String> {
+        let store = self.store();
+        let old = Lockfile::read(&self.proj()).map_err(|e| e.to_string())?;
+        let r = Resolver::new(&store, old.as_ref(), scope, false);
+        let res = load(&LoadOptions { start: self.proj(), machine: None, distro: None, modules: &r });
+        let lock = r.lockfile().ok_or_else(|| res.err().map(|e| e.render(&self.proj())).unwrap_or_default())?;
+        lock.write(&self.proj()).map_err(|e| e.to_string())?;
+        Ok(lock)
+    }
+
+    /// A normal load (what every verb does), with verification.
+    pub fn load(&self, paranoid: bool) -> Result<Loaded, String> {
+        let src =
+            yoe::module::LockedSource::with_store(&self.proj(), self.store(), paranoid).map_err(|e| e.to_string())?;
+        load(&LoadOptions { start: self.proj(), machine: None, distro: None, modules: &src })
+            .map_err(|e| e.render(&self.proj()))
+    }
+
+    pub fn load_err(&self) -> String {
+        match self.load(false) {
+            Ok(_) => panic!("load unexpectedly succeeded"),
+            Err(e) => e,
+        }
+    }
+
+    /// The cached checkout root of the only entry for `url`.
+    pub fn entry_tree(&self, lock: &Lockfile, name: &str) -> PathBuf {
+        let m = lock.modules.iter().find(|m| m.name == name).expect("module in lock");
+        self.store().entry_dir(&m.url, &m.commit, &m.path).join("tree")
+    }
+}
+
+/// The yoe binary with a cache of its own and no inherited yoe settings.
+pub fn yoe(ws: &Workspace) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(super::yoe_bin());
+    c.env_remove("YOE_PROJECT")
+        .env_remove("YOE_LOG")
+        .env_remove("CI")
+        .env("YOE_CACHE", ws.cache())
+        .env("NO_COLOR", "1")
+        .arg("--project")
+        .arg(ws.proj());
+    c
+}
+
+/// stdout + stderr of an assert, as text.
+pub fn text(a: &assert_cmd::assert::Assert) -> (String, String) {
+    let o = a.get_output();
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
