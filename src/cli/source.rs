@@ -95,9 +95,17 @@ pub fn run(g: &Global, a: SourceArgs) -> anyhow::Result<u8> {
                         output::line(&format!("error    {n:<24} {e}"));
                     }
                 },
-                Ok(Some(Pin::Git { commit, .. })) => {
-                    output::line(&format!("git      {n:<24} {commit} (checked when materialised)"))
-                }
+                Ok(Some(Pin::Git { url, commit })) => match sources.verify_git(u, &url, &commit) {
+                    Ok(true) => output::line(&format!("ok       {n:<24} {commit}")),
+                    Ok(false) => {
+                        failed = true;
+                        output::line(&format!("missing  {n:<24} {commit} (run `yoe source fetch {n}`)"));
+                    }
+                    Err(e) => {
+                        failed = true;
+                        output::line(&format!("corrupt  {n:<24} {e} (run `yoe source fetch {n}`)"));
+                    }
+                },
                 Ok(_) => {}
             },
         }

@@ -115,7 +115,13 @@ pub struct Store {
 impl Store {
     /// The store under `cache_dir` (created if missing).
     pub fn open(cache_dir: &Path) -> Result<Store, StoreError> {
-        let root = cache_dir.join("modules");
+        Self::open_at(&cache_dir.join("modules"))
+    }
+
+    /// A store rooted at `root` itself (created if missing); units' git sources use
+    /// `<cache>/git`, apart from the modules.
+    pub fn open_at(root: &Path) -> Result<Store, StoreError> {
+        let root = root.to_path_buf();
         fs::create_dir_all(&root).map_err(|e| StoreError::Io { path: root.clone(), why: e.to_string() })?;
         let root = root.canonicalize().map_err(|e| StoreError::Io { path: root.clone(), why: e.to_string() })?;
         Ok(Store { root, threads: default_threads(), verify: true })
@@ -283,14 +289,110 @@ impl Store {
     /// Materialise `pin` into a fresh temp dir, check it against `expected`, and install
     /// it as `entry` (replacing whatever was there). Caller holds the exclusive lock.
     fn build(&self, pin: &Pin, entry: &Path, expected: Option<&str>) -> Result<Manifest, StoreError> {
-        let git_err = |source| StoreError::Git { name: pin.name.clone(), source: Box::new(source) };
         let io = |p: &Path, e: std::io::Error| StoreError::Io { path: p.to_path_buf(), why: e.to_string() };
+        let slug = self.slug_dir(&pin.url);
+        let (tmp, m) = self.with_repo(pin, |git, repo| {
+            let tmp = slug.join(format!(".tmp-{}-{}", std::process::id(), unique()));
+            let werr = |e: std::io::Error| ObjectError::Write { path: tmp.clone(), why: e.to_string() };
+            fs::create_dir(&tmp).and_then(|_| fs::create_dir(tmp.join("tree"))).map_err(werr)?;
+            match materialise(git, repo, &pin.commit, &normalize_path(&pin.path), &tmp.join("tree")) {
+                Ok(m) => Ok((tmp, m)),
+                Err(e) => {
+                    let _ = fs::remove_dir_all(&tmp);
+                    Err(e)
+                }
+            }
+        })?;
+        warn_submodules(&pin.name, &m);
+        let manifest = m.manifest;
+        let actual = manifest.tree_hash();
+        if let Some(want) = expected
+            && actual != want
+        {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(StoreError::TreeMismatch {
+                name: pin.name.clone(),
+                pinned: pin.describe(),
+                actual,
+                expected: want.to_string(),
+            });
+        }
+        let mpath = tmp.join("manifest");
+        if let Err(e) = fs::write(&mpath, manifest.to_bytes()).and_then(|_| install(&tmp, entry)) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(io(entry, e));
+        }
+        Ok(manifest)
+    }
+
+    /// Make sure the bare repository of `pin.url` holds `pin.commit` (fetching it if not);
+    /// returns whether it had to be fetched. `pin.tree` and `pin.path` are not used.
+    pub fn fetch_commit(&self, pin: &Pin) -> Result<bool, StoreError> {
+        let _guard = self.lock(&pin.url, true);
+        let repo = self.slug_dir(&pin.url).join("repo.git");
+        let had = fs::symlink_metadata(&repo).is_ok_and(|m| m.is_dir())
+            && self.git().is_ok_and(|g| g.has_commit(&repo, &pin.commit));
+        self.with_repo(pin, |_, _| Ok(()))?;
+        Ok(!had)
+    }
+
+    /// Write the whole tree of `pin.commit` into `dest` (an existing, empty directory) from
+    /// the bare repository, fetching the commit if it is missing. Every object is re-hashed
+    /// on the way, so what lands in `dest` is exactly what the commit names, whatever the
+    /// cache holds. Used for units' git sources, which have no tree hash of their own: the
+    /// commit id is the pin.
+    pub fn checkout(&self, pin: &Pin, dest: &Path) -> Result<super::objects::Materialised, StoreError> {
+        let _guard = self.lock(&pin.url, true);
+        let m = self.with_repo(pin, |git, repo| {
+            let r = materialise(git, repo, &pin.commit, &normalize_path(&pin.path), dest);
+            if r.is_err() {
+                // Leave `dest` empty for a retry (or for the caller to see nothing half-written).
+                clear_dir(dest).map_err(|e| ObjectError::Write { path: dest.to_path_buf(), why: e.to_string() })?;
+            }
+            r
+        })?;
+        warn_submodules(&pin.name, &m);
+        Ok(m)
+    }
+
+    /// Re-read every object of `pin.commit` from the bare repository, re-hashing each (no
+    /// network; writes only a scratch copy that is removed). `Missing` if it is not cached.
+    pub fn check_commit(&self, pin: &Pin) -> Result<(), StoreError> {
+        let _guard = self.lock(&pin.url, true);
+        let slug = self.slug_dir(&pin.url);
+        let repo = slug.join("repo.git");
+        let git = self.git().map_err(|source| StoreError::Git { name: pin.name.clone(), source: Box::new(source) })?;
+        if !fs::symlink_metadata(&repo).is_ok_and(|m| m.is_dir()) || !git.has_commit(&repo, &pin.commit) {
+            return Err(StoreError::Missing { name: pin.name.clone(), dir: repo });
+        }
+        super::git::sanitize_repo(&repo)
+            .map_err(|source| StoreError::Git { name: pin.name.clone(), source: Box::new(source) })?;
+        let tmp = slug.join(format!(".check-{}-{}", std::process::id(), unique()));
+        fs::create_dir(&tmp).map_err(|e| StoreError::Io { path: tmp.clone(), why: e.to_string() })?;
+        let r = materialise(&git, &repo, &pin.commit, &normalize_path(&pin.path), &tmp);
+        let _ = fs::remove_dir_all(&tmp);
+        r.map(|_| ()).map_err(|e| StoreError::Objects {
+            name: pin.name.clone(),
+            pinned: pin.describe(),
+            source: Box::new(e),
+        })
+    }
+
+    /// Run `f` on the bare repository of `pin.url` once it holds `pin.commit`. If `f` finds
+    /// the repository's objects damaged, the repository is deleted, fetched again, and `f`
+    /// runs once more. Caller holds the exclusive lock.
+    fn with_repo<T>(
+        &self,
+        pin: &Pin,
+        mut f: impl FnMut(&Git, &Path) -> Result<T, ObjectError>,
+    ) -> Result<T, StoreError> {
+        let git_err = |source| StoreError::Git { name: pin.name.clone(), source: Box::new(source) };
         let git = self.git().map_err(git_err)?;
         let slug = self.slug_dir(&pin.url);
-        fs::create_dir_all(&slug).map_err(|e| io(&slug, e))?;
+        fs::create_dir_all(&slug).map_err(|e| StoreError::Io { path: slug.clone(), why: e.to_string() })?;
         let repo = slug.join("repo.git");
         let mut damage: Option<ObjectError> = None;
-        let manifest = loop {
+        loop {
             if let Err(e) = self.ensure_repo(&git, &repo, pin) {
                 return Err(match damage {
                     Some(d) => StoreError::Damaged {
@@ -302,45 +404,15 @@ impl Store {
                     None => git_err(e),
                 });
             }
-            let tmp = slug.join(format!(".tmp-{}-{}", std::process::id(), unique()));
-            fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
-            fs::create_dir(tmp.join("tree")).map_err(|e| io(&tmp, e))?;
-            match materialise(&git, &repo, &pin.commit, &normalize_path(&pin.path), &tmp.join("tree")) {
-                Ok(m) => {
-                    if !m.skipped_submodules.is_empty() {
-                        tracing::warn!(
-                            "module {:?}: submodules are not fetched; left out: {}",
-                            pin.name,
-                            m.skipped_submodules.join(", ")
-                        );
-                    }
-                    let manifest = m.manifest;
-                    let actual = manifest.tree_hash();
-                    if let Some(want) = expected
-                        && actual != want
-                    {
-                        let _ = fs::remove_dir_all(&tmp);
-                        return Err(StoreError::TreeMismatch {
-                            name: pin.name.clone(),
-                            pinned: pin.describe(),
-                            actual,
-                            expected: want.to_string(),
-                        });
-                    }
-                    let mpath = tmp.join("manifest");
-                    fs::write(&mpath, manifest.to_bytes()).map_err(|e| io(&mpath, e))?;
-                    install(&tmp, entry).map_err(|e| io(entry, e))?;
-                    break manifest;
+            match f(&git, &repo) {
+                Ok(t) => return Ok(t),
+                Err(e) if e.is_repository_damage() && damage.is_none() => {
+                    // The cached repository cannot be trusted: start it over once.
+                    tracing::warn!("{:?}: {e}; fetching the repository again", pin.name);
+                    let _ = fs::remove_dir_all(&repo);
+                    damage = Some(e);
                 }
                 Err(e) => {
-                    let _ = fs::remove_dir_all(&tmp);
-                    if e.is_repository_damage() && damage.is_none() {
-                        // The cached repository cannot be trusted: start it over once.
-                        tracing::warn!("module {:?}: {e}; fetching the repository again", pin.name);
-                        let _ = fs::remove_dir_all(&repo);
-                        damage = Some(e);
-                        continue;
-                    }
                     return Err(StoreError::Objects {
                         name: pin.name.clone(),
                         pinned: pin.describe(),
@@ -348,8 +420,7 @@ impl Store {
                     });
                 }
             }
-        };
-        Ok(manifest)
+        }
     }
 
     fn ensure_repo(&self, git: &Git, repo: &Path, pin: &Pin) -> Result<(), GitError> {
@@ -380,6 +451,21 @@ impl Store {
         let locked = if exclusive { f.lock() } else { f.lock_shared() };
         locked.ok().map(|_| f)
     }
+}
+
+fn warn_submodules(name: &str, m: &super::objects::Materialised) {
+    if !m.skipped_submodules.is_empty() {
+        tracing::warn!("{name:?}: submodules are not fetched; left out: {}", m.skipped_submodules.join(", "));
+    }
+}
+
+/// Remove everything inside `dir` (not `dir` itself).
+fn clear_dir(dir: &Path) -> std::io::Result<()> {
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        if fs::symlink_metadata(&p)?.is_dir() { fs::remove_dir_all(&p)? } else { fs::remove_file(&p)? }
+    }
+    Ok(())
 }
 
 /// Replace `entry` with `tmp` (both in the same directory): move the old one aside, rename

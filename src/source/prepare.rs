@@ -7,6 +7,7 @@ use super::fetch::{FetchOptions, fetch};
 use super::pin::{Pin, pin_of};
 use super::store::{Store, StoreError};
 use crate::model::Unit;
+use crate::module::{Pin as ModulePin, Store as ModuleStore, StoreError as ModuleStoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -18,8 +19,8 @@ pub enum SourceError {
     Store { unit: String, message: String },
     #[error("unit {unit:?}: extracting source {url} (store object {}): {source}", object.display())]
     Extract { unit: String, url: String, object: PathBuf, source: Box<yoe_extract::ExtractError> },
-    #[error("unit {unit:?}: git sources are not supported yet ({url})")]
-    Git { unit: String, url: String },
+    #[error("unit {unit:?}: git source {url} @ {commit}: {message}")]
+    Git { unit: String, url: String, commit: String, message: String },
 }
 
 /// A message for the user (progress on stderr).
@@ -28,6 +29,8 @@ pub type Notify<'a> = &'a (dyn Fn(&str) + Sync);
 /// Fetching and preparing sources for a project.
 pub struct Sources {
     pub store: Store,
+    /// Bare repositories of git sources, under `<cache>/git` (the module store's code).
+    pub git_root: PathBuf,
     pub options: FetchOptions,
     /// `file://` sources must resolve inside this directory (the project root).
     pub file_root: PathBuf,
@@ -37,7 +40,9 @@ pub struct Sources {
 /// What `ensure` found or fetched.
 #[derive(Debug, Clone)]
 pub struct Fetched {
+    /// The store object (an archive) or the bare repository (a git source).
     pub object: PathBuf,
+    /// The pin: the archive's sha256 or the git commit.
     pub sha256: String,
     /// Whether it was already in the store (and verified).
     pub reused: bool,
@@ -47,6 +52,7 @@ impl Sources {
     pub fn new(cache_dir: &Path, file_root: &Path) -> Sources {
         Sources {
             store: Store::new(cache_dir),
+            git_root: cache_dir.join("git"),
             options: FetchOptions::default(),
             file_root: file_root.to_path_buf(),
             allow_unpinned: false,
@@ -57,7 +63,19 @@ impl Sources {
     pub fn ensure(&self, unit: &Unit, notify: Notify) -> Result<Option<Fetched>, SourceError> {
         match pin_of(unit, self.allow_unpinned)? {
             None => Ok(None),
-            Some(Pin::Git { url, .. }) => Err(SourceError::Git { unit: unit.name.clone(), url }),
+            Some(Pin::Git { url, commit }) => {
+                let (store, pin) = self.git_pin(unit, &url, &commit)?;
+                let fetched = store.fetch_commit(&pin).map_err(|e| git_error(unit, &pin, e))?;
+                // Read every object once (re-hashed), so that a damaged repository is
+                // fetched again now rather than at build time.
+                let scratch = tempfile::Builder::new()
+                    .prefix(".check-")
+                    .tempdir_in(store.root())
+                    .map_err(|e| git_message(unit, &pin, format!("{}: {e}", store.root().display())))?;
+                store.checkout(&pin, scratch.path()).map_err(|e| git_error(unit, &pin, e))?;
+                let object = store.slug_dir(&url).join("repo.git");
+                Ok(Some(Fetched { object, sha256: commit, reused: !fetched }))
+            }
             Some(Pin::Archive { urls, sha256 }) => {
                 if let Some(sha) = &sha256 {
                     match self.store.get(sha) {
@@ -113,9 +131,83 @@ impl Sources {
         })
     }
 
+    /// The module store that keeps git sources, and the pin of this one. A `file://`
+    /// repository must live in the project, like a `file://` archive.
+    fn git_pin(&self, unit: &Unit, url: &str, commit: &str) -> Result<(ModuleStore, ModulePin), SourceError> {
+        let pin = ModulePin {
+            name: unit.name.clone(),
+            url: url.to_string(),
+            git_ref: if unit.tag.is_empty() { unit.branch.clone() } else { unit.tag.clone() },
+            commit: commit.to_string(),
+            path: String::new(),
+            tree: String::new(),
+        };
+        if let Some(path) = url.strip_prefix("file://") {
+            let root = self.file_root.canonicalize().unwrap_or_else(|_| self.file_root.clone());
+            match Path::new(path).canonicalize() {
+                Ok(real) if real.starts_with(&root) => {}
+                Ok(real) => {
+                    return Err(git_message(
+                        unit,
+                        &pin,
+                        format!(
+                            "resolves to {}, outside the project {}; file:// sources must live in the project",
+                            real.display(),
+                            root.display()
+                        ),
+                    ));
+                }
+                // Gone: only the cache can serve it, and the cache only holds what passed
+                // this check when it was fetched. The path must still name the project.
+                Err(_) if lexically_inside(Path::new(path), &root) => {}
+                Err(e) => return Err(git_message(unit, &pin, format!("{path}: {e}"))),
+            }
+        }
+        let store = ModuleStore::open_at(&self.git_root).map_err(|e| git_error(unit, &pin, e))?;
+        Ok((store, pin))
+    }
+
+    /// Write the unit's git source into `src` (an existing, empty directory): every object
+    /// of the pinned commit is re-hashed as it is read from the cached repository, and a
+    /// damaged repository is fetched again once.
+    pub fn checkout_git(
+        &self,
+        unit: &Unit,
+        url: &str,
+        commit: &str,
+        src: &Path,
+        notify: Notify,
+    ) -> Result<(), SourceError> {
+        let (store, pin) = self.git_pin(unit, url, commit)?;
+        let fetched = store.fetch_commit(&pin).map_err(|e| git_error(unit, &pin, e))?;
+        if fetched {
+            notify(&format!("{}: fetched {url} @ {commit}", unit.name));
+        }
+        store.checkout(&pin, src).map_err(|e| git_error(unit, &pin, e))?;
+        Ok(())
+    }
+
+    /// Re-hash a cached git source without fetching: `Ok(false)` if it is not cached.
+    pub fn verify_git(&self, unit: &Unit, url: &str, commit: &str) -> Result<bool, SourceError> {
+        let (store, pin) = self.git_pin(unit, url, commit)?;
+        match store.check_commit(&pin) {
+            Ok(()) => Ok(true),
+            Err(ModuleStoreError::Missing { .. }) => Ok(false),
+            Err(e) => Err(git_error(unit, &pin, e)),
+        }
+    }
+
     /// Fetch if needed and extract the unit's source into `src` (which must be empty).
     /// Returns whether the unit had a source.
     pub fn prepare(&self, unit: &Unit, src: &Path, notify: Notify) -> Result<bool, SourceError> {
+        if let Some(Pin::Git { url, commit }) = pin_of(unit, self.allow_unpinned)? {
+            std::fs::create_dir_all(src).map_err(|e| SourceError::Store {
+                unit: unit.name.clone(),
+                message: format!("{}: {e}", src.display()),
+            })?;
+            self.checkout_git(unit, &url, &commit, src, notify)?;
+            return Ok(true);
+        }
         let Some(f) = self.ensure(unit, notify)? else { return Ok(false) };
         let name = unit.source.rsplit('/').next().unwrap_or("source").to_string();
         // extract() wants a missing or empty destination.
@@ -129,6 +221,39 @@ impl Sources {
         })?;
         Ok(true)
     }
+}
+
+/// `path` with `.` and `..` resolved as text is under `root`.
+fn lexically_inside(path: &Path, root: &Path) -> bool {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    path.is_absolute() && out.starts_with(root)
+}
+
+fn git_message(unit: &Unit, pin: &ModulePin, message: String) -> SourceError {
+    SourceError::Git { unit: unit.name.clone(), url: pin.url.clone(), commit: pin.commit.clone(), message }
+}
+
+/// The module store's error, without its "module" framing.
+fn git_error(unit: &Unit, pin: &ModulePin, e: ModuleStoreError) -> SourceError {
+    let message = match e {
+        ModuleStoreError::Git { source, .. } => source.to_string(),
+        ModuleStoreError::Objects { source, .. } => source.to_string(),
+        ModuleStoreError::Damaged { damage, refetch, .. } => {
+            format!("{damage}; fetching the repository again failed: {refetch}")
+        }
+        other => other.to_string(),
+    };
+    git_message(unit, pin, message)
 }
 
 struct PendingWriter<'a>(&'a std::cell::RefCell<super::store::Pending>);

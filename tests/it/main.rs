@@ -4,6 +4,7 @@ mod battery_probes;
 mod build;
 mod cli;
 mod common;
+mod git_sources;
 mod graph_prop;
 mod load_errors;
 mod loader;

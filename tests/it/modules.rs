@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use yoe::module::{Lockfile, UpdateScope};
 
-use crate::support::git::{Origin, Workspace, git, text, yoe};
+use crate::support::git::{Origin, Workspace, git, serve_dir, text, yoe};
 
 const HELLO: &str = "unit(name = \"hello\", version = \"1.0\")\n";
 
@@ -405,45 +405,6 @@ fn two_processes_sync_one_cache_at_once() {
         .filter(|n| n.starts_with(".tmp-") || n.starts_with(".trash-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-/// A minimal static HTTP server on 127.0.0.1 serving `root` (GET only, query ignored):
-/// git's "dumb" HTTP protocol. Returns the base URL; the thread lives as long as the test.
-fn serve_dir(root: std::path::PathBuf) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request = String::new();
-                if reader.read_line(&mut request).is_err() {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
-                        break;
-                    }
-                }
-                let path = request.split(' ').nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_string();
-                let file = root.join(path.trim_start_matches('/'));
-                let mut s = stream;
-                let ok = !path.contains("..") && file.is_file();
-                let body = if ok { fs::read(&file).unwrap_or_default() } else { b"not found".to_vec() };
-                let status = if ok { "200 OK" } else { "404 Not Found" };
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(&body);
-            });
-        }
-    });
-    format!("http://{addr}")
 }
 
 #[test]

@@ -168,3 +168,42 @@ pub fn text(a: &assert_cmd::assert::Assert) -> (String, String) {
     let o = a.get_output();
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
+
+/// A minimal static HTTP server on 127.0.0.1 serving `root` (GET only, query ignored):
+/// git's "dumb" HTTP protocol. Returns the base URL; the thread lives as long as the test.
+pub fn serve_dir(root: std::path::PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                        break;
+                    }
+                }
+                let path = request.split(' ').nth(1).unwrap_or("/").split('?').next().unwrap_or("/").to_string();
+                let file = root.join(path.trim_start_matches('/'));
+                let mut s = stream;
+                let ok = !path.contains("..") && file.is_file();
+                let body = if ok { std::fs::read(&file).unwrap_or_default() } else { b"not found".to_vec() };
+                let status = if ok { "200 OK" } else { "404 Not Found" };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
