@@ -30,6 +30,7 @@ pub fn rules() -> &'static [&'static dyn Rule] {
     &[
         // modules and trust
         &unpinned_module::Check,
+        &module_lock_mismatch::Check,
         &insecure_module_url::Check,
         &local_module_escape::Check,
         &load_label_escape::Check,

@@ -62,33 +62,40 @@ impl LockedSource {
 
     /// The lock entry for a declaration, or why the lock does not cover it.
     pub fn entry_for(&self, m: &ModuleRef) -> Result<(usize, &LockedModule), String> {
-        let name = m.basename();
-        let Some(lock) = &self.lock else {
-            return Err(format!(
-                "module {name:?} ({}) is remote but the project has no yoe.lock; run `yoe module lock` to pin and fetch it",
-                m.url
-            ));
-        };
-        let path = normalize_path(&m.path);
-        let Some((i, e)) = lock.modules.iter().enumerate().find(|(_, e)| e.is(&m.url, &path)) else {
-            let p = if path.is_empty() { String::new() } else { format!(", path {path:?}") };
-            return Err(format!("module {name:?} ({}{p}) is not in yoe.lock; run `yoe module lock`", m.url));
-        };
-        let mut differs = Vec::new();
-        if !m.commit.is_empty() && m.commit != e.commit {
-            differs.push(format!("commit {} (yoe.lock: {})", m.commit, e.commit));
-        }
-        if m.git_ref != e.git_ref {
-            differs.push(format!("ref {:?} (yoe.lock: {:?})", m.git_ref, e.git_ref));
-        }
-        if !differs.is_empty() {
-            return Err(format!(
-                "yoe.lock disagrees with the declaration of module {name:?}: it is declared with {}; run `yoe module lock` to re-pin it",
-                differs.join(" and ")
-            ));
-        }
-        Ok((i, e))
+        lock_entry(self.lock.as_ref(), m)
     }
+}
+
+/// The entry of `lock` for a remote module declaration, or why the lock does not cover it
+/// (no lock, not in it, or pinned to another commit or ref), with the command that fixes it.
+/// Pure: `yoe audit`'s `module-lock-mismatch` uses it too.
+pub fn lock_entry<'a>(lock: Option<&'a Lockfile>, m: &ModuleRef) -> Result<(usize, &'a LockedModule), String> {
+    let name = m.basename();
+    let Some(lock) = lock else {
+        return Err(format!(
+            "module {name:?} ({}) is remote but the project has no yoe.lock; run `yoe module lock` to pin and fetch it",
+            m.url
+        ));
+    };
+    let path = normalize_path(&m.path);
+    let Some((i, e)) = lock.modules.iter().enumerate().find(|(_, e)| e.is(&m.url, &path)) else {
+        let p = if path.is_empty() { String::new() } else { format!(", path {path:?}") };
+        return Err(format!("module {name:?} ({}{p}) is not in yoe.lock; run `yoe module lock`", m.url));
+    };
+    let mut differs = Vec::new();
+    if !m.commit.is_empty() && m.commit != e.commit {
+        differs.push(format!("commit {} (yoe.lock: {})", m.commit, e.commit));
+    }
+    if m.git_ref != e.git_ref {
+        differs.push(format!("ref {:?} (yoe.lock: {:?})", m.git_ref, e.git_ref));
+    }
+    if !differs.is_empty() {
+        return Err(format!(
+            "yoe.lock disagrees with the declaration of module {name:?}: it is declared with {}; run `yoe module lock` to re-pin it",
+            differs.join(" and ")
+        ));
+    }
+    Ok((i, e))
 }
 
 impl ModuleSource for LockedSource {

@@ -266,3 +266,18 @@ impl std::io::Write for PendingWriter<'_> {
         self.0.borrow_mut().flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_containment() {
+        let root = Path::new("/p");
+        assert!(lexically_inside(Path::new("/p/up/x.git"), root));
+        assert!(lexically_inside(Path::new("/p/a/../up/./x.git"), root));
+        assert!(!lexically_inside(Path::new("/p/../etc/x.git"), root));
+        assert!(!lexically_inside(Path::new("/pp/x.git"), root));
+        assert!(!lexically_inside(Path::new("p/x.git"), root));
+    }
+}

@@ -24,6 +24,7 @@ pub mod local_module_escape;
 pub mod mirror_without_hash;
 pub mod module_binary_artifact;
 pub mod module_build_dir;
+pub mod module_lock_mismatch;
 pub mod module_ships_commands;
 pub mod network_requested;
 pub mod obfuscated_step;
