@@ -37,6 +37,7 @@ pub fn rules() -> &'static [&'static dyn Rule] {
         &module_build_dir::Check,
         &module_binary_artifact::Check,
         &module_ships_commands::Check,
+        &unsigned_module::Check,
         // sources
         &source_without_hash::Check,
         &insecure_source_url::Check,

@@ -248,3 +248,56 @@ fn stock_minisign_signatures_verify() {
     ws.lock();
     ws.load(true).unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// `yoe audit`'s `unsigned-module` (cache phase) on the verified module in the cache:
+/// (rule, severity, message) of its findings.
+fn audit_unsigned(ws: &Workspace, paranoid: bool) -> Vec<(String, String)> {
+    let mut c = yoe(ws);
+    if paranoid {
+        c.arg("--paranoid");
+    }
+    let a = c.args(["audit", "--format", "json", "--no-exit-codes"]).assert().success();
+    let v: serde_json::Value = serde_json::from_str(&text(&a).0).unwrap();
+    assert!(v["not_audited"].as_array().unwrap().is_empty(), "the locked module is audited: {v}");
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "unsigned-module")
+        .map(|f| (f["severity"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn audit_reports_unsigned_untrusted_and_bad_signatures() {
+    let t = tempfile::tempdir().unwrap();
+    let alice = key(t.path(), "alice");
+    let bob = key(t.path(), "bob");
+
+    let (ws, _) = signed_setup(None, &[]);
+    let got = audit_unsigned(&ws, false);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "medium");
+    assert!(got[0].1.contains("is unsigned") && got[0].1.contains("trusts no key"), "{got:?}");
+    assert_eq!(audit_unsigned(&ws, true)[0].0, "high", "--paranoid raises it");
+
+    let (ws, _) = signed_setup(Some(&alice), &[&bob.public]);
+    let got = audit_unsigned(&ws, false);
+    assert!(got.len() == 1 && got[0].1.contains("which is not in project(trusted_keys=)"), "{got:?}");
+
+    let (ws, _) = signed_setup(Some(&alice), &[&alice.public]);
+    assert_eq!(audit_unsigned(&ws, false), Vec::<(String, String)>::new(), "a trusted signature is clean");
+
+    // The signature is not part of the tree hash; an altered one is a bad signature (high).
+    let lock = yoe::module::Lockfile::read(&ws.proj()).unwrap().unwrap();
+    let sig = ws.entry_tree(&lock, "core").join(SIGNATURE_PATH);
+    let text = fs::read_to_string(&sig).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let line = &mut lines[1];
+    let at = line.len() - 3;
+    let flipped = if &line[at..at + 1] == "A" { "B" } else { "A" };
+    line.replace_range(at..at + 1, flipped);
+    fs::write(&sig, lines.join("\n") + "\n").unwrap();
+    let got = audit_unsigned(&ws, false);
+    assert!(got.len() == 1 && got[0].0 == "high" && got[0].1.contains("bad signature"), "{got:?}");
+}

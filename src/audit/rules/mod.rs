@@ -38,6 +38,7 @@ pub mod unknown_kwarg;
 pub mod unpinned_container_image;
 pub mod unpinned_module;
 pub mod unpinned_tool_install;
+pub mod unsigned_module;
 pub mod unused_suppression;
 pub mod weak_source_hash;
 pub mod world_writable_output;
