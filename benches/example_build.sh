@@ -8,6 +8,7 @@ cargo build --release --workspace --quiet
 target_dir="$(realpath "${CARGO_TARGET_DIR:-target}")"
 yoe="$target_dir/release/yoe"
 work="$(mktemp -d)"
+chmod 755 "$work" # as root, steps run as the build user, who must reach the project
 trap 'rm -rf "$work"' EXIT
 cp -r examples/demo "$work/demo"
 rm -rf "$work/demo/build"
@@ -25,7 +26,7 @@ run() { # label, args...
   done
   printf '%-10s median %.2f s  (runs:%s)\n' "$label" "$(echo $times | tr ' ' '\n' | median)" "$times"
 }
-echo "example project: $(ls "$work"/demo/units/*/*.star | wc -l) units' files, $(nproc) cores"
+echo "example project: $(find "$work/demo/units" "$work/demo/images" -name "*.star" 2>/dev/null | wc -l) unit/image .star files, $(nproc) cores"
 run "clean -j1" -j 1
 run "clean -j2" -j 2
 run cached
