@@ -5,28 +5,10 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use crate::sources::{out, yoe};
 use crate::support::Fixture;
 use crate::support::git::{Origin, git, serve_dir};
-
-fn yoe(project: &Path, cache: &Path) -> Command {
-    crate::common::helper();
-    let mut c = Command::new(crate::support::yoe_bin());
-    c.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("YOE_CACHE", cache)
-        .arg("--project")
-        .arg(project)
-        .stdin(Stdio::null());
-    c
-}
-
-fn out(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
-    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (o.status.code().unwrap_or(-1), s(&o.stdout), s(&o.stderr))
-}
 
 fn unit_star(url: &str, commit: &str) -> String {
     format!(

@@ -185,7 +185,8 @@ fn file_sources_must_live_in_the_project() {
     assert!(err.contains("outside the project"), "{err}");
 }
 
-fn yoe(project: &Path, cache: &Path) -> Command {
+/// The yoe binary for `project`, with `cache` as its cache and an empty environment.
+pub fn yoe(project: &Path, cache: &Path) -> Command {
     crate::common::helper();
     let mut c = Command::new(crate::support::yoe_bin());
     c.env_clear()
@@ -197,7 +198,8 @@ fn yoe(project: &Path, cache: &Path) -> Command {
     c
 }
 
-fn out(c: &mut Command) -> (i32, String, String) {
+/// Exit code, stdout and stderr.
+pub fn out(c: &mut Command) -> (i32, String, String) {
     let o = c.output().unwrap();
     (
         o.status.code().unwrap_or(-1),

@@ -6,7 +6,6 @@ use super::super::registry::{Rule, RuleMeta};
 use super::super::{Context, Finding};
 use super::rule;
 use crate::audit::finding::Origin;
-use crate::model::ModuleRef;
 use crate::module::Lockfile;
 use crate::module::source::lock_entry;
 
@@ -33,7 +32,9 @@ impl Rule for Check {
         let in_project = |m: &&super::super::inputs::ModuleDecl| cx.inputs.files[m.file].origin == Origin::Project;
         let project_names: Vec<&str> = cx.inputs.modules.iter().filter(in_project).map(|m| m.name.as_str()).collect();
         for m in &cx.inputs.modules {
-            let Some(url) = m.url.as_deref().filter(|u| !u.is_empty()) else { continue };
+            if m.url.as_deref().is_none_or(str::is_empty) {
+                continue;
+            }
             if m.dynamic || m.local.as_deref().is_some_and(|l| !l.is_empty()) {
                 continue;
             }
@@ -41,15 +42,7 @@ impl Rule for Check {
             if !in_project(&m) && project_names.contains(&m.name.as_str()) {
                 continue;
             }
-            let decl = ModuleRef {
-                url: url.to_string(),
-                git_ref: m.git_ref.clone().unwrap_or_default(),
-                commit: m.commit.clone().unwrap_or_default(),
-                path: m.path.clone().unwrap_or_default(),
-                local: String::new(),
-                declared_at: None,
-            };
-            let Err(why) = lock_entry(Some(&lock), &decl) else { continue };
+            let Err(why) = lock_entry(Some(&lock), &m.as_ref()) else { continue };
             let f = &cx.inputs.files[m.file];
             let call = &f.tree.calls[m.call];
             let span = f.span(call.callee_span.clone(), "not what yoe.lock pins").with_call(call_label(call));

@@ -5,7 +5,6 @@ use super::super::inputs::{ModuleStatus, call_label};
 use super::super::registry::{Rule, RuleMeta};
 use super::super::{Context, Finding, Severity};
 use super::rule;
-use crate::model::ModuleRef;
 use crate::module::Lockfile;
 use crate::module::signature::{SignatureState, TrustedKeys, check};
 use crate::module::source::lock_entry;
@@ -40,15 +39,7 @@ impl Rule for Check {
             if m.local.as_deref().is_some_and(|l| !l.is_empty()) {
                 continue;
             }
-            let decl = ModuleRef {
-                url: url.to_string(),
-                git_ref: m.git_ref.clone().unwrap_or_default(),
-                commit: m.commit.clone().unwrap_or_default(),
-                path: m.path.clone().unwrap_or_default(),
-                local: String::new(),
-                declared_at: None,
-            };
-            let Ok((_, entry)) = lock_entry(Some(&lock), &decl) else { continue };
+            let Ok((_, entry)) = lock_entry(Some(&lock), &m.as_ref()) else { continue };
             let state = check(dir, &entry.tree, &keys);
             if matches!(state, SignatureState::Trusted { .. }) {
                 continue;
