@@ -119,15 +119,13 @@ impl Rule for Check {
                 current_unit = site.unit;
             }
             let Some(how) = runs_download(&site.script, &mut downloaded) else { continue };
-            let mut f = cx.finding(
+            out.push(cx.site_finding(
                 &META,
-                site.primary.clone().with_label("runs downloaded code"),
-                site.route.clone(),
+                site,
+                "runs downloaded code",
                 format!("this step {how}: code that no hash checks runs in the build"),
                 "fetch the script as a unit source with a sha256 (or vendor it), then run the checked copy",
-            );
-            f.secondary = site.secondary.clone();
-            out.push(f);
+            ));
         }
     }
 }

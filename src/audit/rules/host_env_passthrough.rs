@@ -75,15 +75,13 @@ impl Rule for Check {
         for site in cx.shell_sites().iter() {
             let base_files = site.unit.is_some_and(|u| cx.units[u].name == "base-files");
             let Some(what) = find(&site.script, base_files) else { continue };
-            let mut f = cx.finding(
+            out.push(cx.site_finding(
                 &META,
-                site.primary.clone().with_label("host credential"),
-                site.route.clone(),
+                site,
+                "host credential",
                 format!("this step uses {what}, a credential of the build host; steps get a fixed environment and no host files, so it is either empty or a leak"),
                 "do not read host credentials in steps: fetch what needs them as sources, outside the build",
-            );
-            f.secondary = site.secondary.clone();
-            out.push(f);
+            ));
         }
     }
 }

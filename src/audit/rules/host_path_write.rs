@@ -103,15 +103,13 @@ impl Rule for Check {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         for site in cx.shell_sites().iter() {
             let Some(what) = find(&site.script) else { continue };
-            let mut f = cx.finding(
+            out.push(cx.site_finding(
                 &META,
-                site.primary.clone().with_label("writes outside the unit"),
-                site.route.clone(),
+                site,
+                "writes outside the unit",
                 format!("this step: {what}"),
                 "write into $DESTDIR (what gets packaged) or the source tree; never into host paths",
-            );
-            f.secondary = site.secondary.clone();
-            out.push(f);
+            ));
         }
         for u in &cx.units {
             for step in &u.fields.steps {

@@ -106,6 +106,20 @@ impl Context<'_> {
         self.tree.get_or_init(|| Rc::new(self.compute_tree_files())).clone()
     }
 
+    /// A finding on a shell site: its span (relabelled), route and secondary spans.
+    pub fn site_finding(
+        &self,
+        meta: &'static super::registry::RuleMeta,
+        site: &ShellSite,
+        label: &str,
+        message: String,
+        tip: &str,
+    ) -> super::Finding {
+        let mut f = self.finding(meta, site.primary.clone().with_label(label), site.route.clone(), message, tip);
+        f.secondary = site.secondary.clone();
+        f
+    }
+
     fn compute_shell_sites(&self) -> Vec<ShellSite> {
         let mut out = Vec::new();
         for (ui, u) in self.units.iter().enumerate() {

@@ -66,15 +66,13 @@ impl Rule for Check {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         for site in cx.shell_sites().iter() {
             let Some(what) = find(&site.script) else { continue };
-            let mut f = cx.finding(
+            out.push(cx.site_finding(
                 &META,
-                site.primary.clone().with_label("obfuscated"),
-                site.route.clone(),
+                site,
+                "obfuscated",
                 format!("this step {what}: a reviewer cannot see what runs"),
                 "write the command in plain text",
-            );
-            f.secondary = site.secondary.clone();
-            out.push(f);
+            ));
         }
     }
 }

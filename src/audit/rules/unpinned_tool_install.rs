@@ -161,15 +161,13 @@ impl Rule for Check {
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
         for site in cx.shell_sites().iter() {
             let Some(what) = find(&site.script) else { continue };
-            let mut f = cx.finding(
+            out.push(cx.site_finding(
                 &META,
-                site.primary.clone().with_label("unpinned install"),
-                site.route.clone(),
+                site,
+                "unpinned install",
                 format!("this step runs {what}: what it installs changes with the registry"),
                 "pin exact versions with hashes (pip --require-hashes, npm ci with a lockfile, go install x@v1.2.3, cargo install --locked --version), or vendor the tool as a unit",
-            );
-            f.secondary = site.secondary.clone();
-            out.push(f);
+            ));
         }
     }
 }
