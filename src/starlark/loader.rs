@@ -100,16 +100,7 @@ pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
 fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
     let root = find_root(&opts.start)?;
     let engine = Engine::new(root.clone());
-    let ctx = Ctx { state: engine.ctx.clone() };
-    let mut l = Loader {
-        engine: &engine,
-        globals: globals(&ctx),
-        cache: HashMap::new(),
-        sources: BTreeMap::new(),
-        order: Vec::new(),
-        collect: audit.then(Collected::default),
-    };
-    engine.state.borrow_mut().roots = Roots { project: root.clone(), modules: Vec::new() };
+    let mut l = Loader::new(&engine, &root, audit.then(Collected::default));
     engine.state.borrow_mut().audit = audit;
 
     // 1. PROJECT.star
@@ -278,16 +269,7 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
 pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadError> {
     let root = find_root(start)?;
     let engine = Engine::new(root.clone());
-    let ctx = Ctx { state: engine.ctx.clone() };
-    let mut l = Loader {
-        engine: &engine,
-        globals: globals(&ctx),
-        cache: HashMap::new(),
-        sources: BTreeMap::new(),
-        order: Vec::new(),
-        collect: None,
-    };
-    engine.state.borrow_mut().roots = Roots { project: root.clone(), modules: Vec::new() };
+    let mut l = Loader::new(&engine, &root, None);
     let project_file = root.join("PROJECT.star");
     l.set_phase(Phase::Project, "", 0, &project_file);
     l.eval_file(&project_file, Which::Base)?;
@@ -303,7 +285,21 @@ enum Which {
     Ctx,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    /// A loader for the project at `root`, whose files may then belong to the project only
+    /// (module roots are added once modules are resolved).
+    fn new(engine: &'a Engine, root: &Path, collect: Option<Collected>) -> Loader<'a> {
+        let ctx = Ctx { state: engine.ctx.clone() };
+        engine.state.borrow_mut().roots = Roots { project: root.to_path_buf(), modules: Vec::new() };
+        Loader {
+            engine,
+            globals: globals(&ctx),
+            cache: HashMap::new(),
+            sources: BTreeMap::new(),
+            order: Vec::new(),
+            collect,
+        }
+    }
     /// In an audit load, record the error (a refusal if it is one) and go on; otherwise
     /// return it.
     fn soft(&mut self, r: Result<(), LoadError>) -> Result<(), LoadError> {
