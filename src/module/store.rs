@@ -291,7 +291,7 @@ impl Store {
     fn build(&self, pin: &Pin, entry: &Path, expected: Option<&str>) -> Result<Manifest, StoreError> {
         let io = |p: &Path, e: std::io::Error| StoreError::Io { path: p.to_path_buf(), why: e.to_string() };
         let slug = self.slug_dir(&pin.url);
-        let (tmp, m) = self.with_repo(pin, |git, repo| {
+        let ((tmp, m), _) = self.with_repo(pin, |git, repo| {
             let tmp = slug.join(format!(".tmp-{}-{}", std::process::id(), unique()));
             let werr = |e: std::io::Error| ObjectError::Write { path: tmp.clone(), why: e.to_string() };
             fs::create_dir(&tmp).and_then(|_| fs::create_dir(tmp.join("tree"))).map_err(werr)?;
@@ -325,25 +325,14 @@ impl Store {
         Ok(manifest)
     }
 
-    /// Make sure the bare repository of `pin.url` holds `pin.commit` (fetching it if not);
-    /// returns whether it had to be fetched. `pin.tree` and `pin.path` are not used.
-    pub fn fetch_commit(&self, pin: &Pin) -> Result<bool, StoreError> {
-        let _guard = self.lock(&pin.url, true);
-        let repo = self.slug_dir(&pin.url).join("repo.git");
-        let had = fs::symlink_metadata(&repo).is_ok_and(|m| m.is_dir())
-            && self.git().is_ok_and(|g| g.has_commit(&repo, &pin.commit));
-        self.with_repo(pin, |_, _| Ok(()))?;
-        Ok(!had)
-    }
-
     /// Write the whole tree of `pin.commit` into `dest` (an existing, empty directory) from
     /// the bare repository, fetching the commit if it is missing. Every object is re-hashed
     /// on the way, so what lands in `dest` is exactly what the commit names, whatever the
     /// cache holds. Used for units' git sources, which have no tree hash of their own: the
-    /// commit id is the pin.
-    pub fn checkout(&self, pin: &Pin, dest: &Path) -> Result<super::objects::Materialised, StoreError> {
+    /// commit id is the pin. Also returns whether the commit had to be fetched.
+    pub fn checkout(&self, pin: &Pin, dest: &Path) -> Result<(super::objects::Materialised, bool), StoreError> {
         let _guard = self.lock(&pin.url, true);
-        let m = self.with_repo(pin, |git, repo| {
+        let (m, fetched) = self.with_repo(pin, |git, repo| {
             let r = materialise(git, repo, &pin.commit, &normalize_path(&pin.path), dest);
             if r.is_err() {
                 // Leave `dest` empty for a retry (or for the caller to see nothing half-written).
@@ -352,7 +341,7 @@ impl Store {
             r
         })?;
         warn_submodules(&pin.name, &m);
-        Ok(m)
+        Ok((m, fetched))
     }
 
     /// Re-read every object of `pin.commit` from the bare repository, re-hashing each (no
@@ -380,32 +369,37 @@ impl Store {
 
     /// Run `f` on the bare repository of `pin.url` once it holds `pin.commit`. If `f` finds
     /// the repository's objects damaged, the repository is deleted, fetched again, and `f`
-    /// runs once more. Caller holds the exclusive lock.
+    /// runs once more. Caller holds the exclusive lock. Also returns whether anything was
+    /// fetched.
     fn with_repo<T>(
         &self,
         pin: &Pin,
         mut f: impl FnMut(&Git, &Path) -> Result<T, ObjectError>,
-    ) -> Result<T, StoreError> {
+    ) -> Result<(T, bool), StoreError> {
         let git_err = |source| StoreError::Git { name: pin.name.clone(), source: Box::new(source) };
         let git = self.git().map_err(git_err)?;
         let slug = self.slug_dir(&pin.url);
         fs::create_dir_all(&slug).map_err(|e| StoreError::Io { path: slug.clone(), why: e.to_string() })?;
         let repo = slug.join("repo.git");
         let mut damage: Option<ObjectError> = None;
+        let mut fetched = false;
         loop {
-            if let Err(e) = self.ensure_repo(&git, &repo, pin) {
-                return Err(match damage {
-                    Some(d) => StoreError::Damaged {
-                        name: pin.name.clone(),
-                        pinned: pin.describe(),
-                        damage: Box::new(d),
-                        refetch: Box::new(e),
-                    },
-                    None => git_err(e),
-                });
+            match self.ensure_repo(&git, &repo, pin) {
+                Ok(f) => fetched |= f,
+                Err(e) => {
+                    return Err(match damage {
+                        Some(d) => StoreError::Damaged {
+                            name: pin.name.clone(),
+                            pinned: pin.describe(),
+                            damage: Box::new(d),
+                            refetch: Box::new(e),
+                        },
+                        None => git_err(e),
+                    });
+                }
             }
             match f(&git, &repo) {
-                Ok(t) => return Ok(t),
+                Ok(t) => return Ok((t, fetched)),
                 Err(e) if e.is_repository_damage() && damage.is_none() => {
                     // The cached repository cannot be trusted: start it over once.
                     tracing::warn!("{:?}: {e}; fetching the repository again", pin.name);
@@ -423,7 +417,8 @@ impl Store {
         }
     }
 
-    fn ensure_repo(&self, git: &Git, repo: &Path, pin: &Pin) -> Result<(), GitError> {
+    /// Make the bare repository exist, sanitized, holding `pin.commit`; whether it fetched.
+    fn ensure_repo(&self, git: &Git, repo: &Path, pin: &Pin) -> Result<bool, GitError> {
         match fs::symlink_metadata(repo) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
@@ -433,10 +428,11 @@ impl Store {
             Err(_) => git.init_bare(repo)?,
         }
         super::git::sanitize_repo(repo)?;
-        if !git.has_commit(repo, &pin.commit) {
-            git.fetch_commit(repo, &pin.url, &pin.commit, &pin.git_ref)?;
+        if git.has_commit(repo, &pin.commit) {
+            return Ok(false);
         }
-        Ok(())
+        git.fetch_commit(repo, &pin.url, &pin.commit, &pin.git_ref)?;
+        Ok(true)
     }
 
     /// A lock on the URL's slug (`None` when the cache is read-only: verification still

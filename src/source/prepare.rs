@@ -65,14 +65,13 @@ impl Sources {
             None => Ok(None),
             Some(Pin::Git { url, commit }) => {
                 let (store, pin) = self.git_pin(unit, &url, &commit)?;
-                let fetched = store.fetch_commit(&pin).map_err(|e| git_error(unit, &pin, e))?;
-                // Read every object once (re-hashed), so that a damaged repository is
-                // fetched again now rather than at build time.
+                // Fetch if needed and read every object once (re-hashed) into a scratch
+                // dir, so that a damaged repository is fetched again now, not at build time.
                 let scratch = tempfile::Builder::new()
                     .prefix(".check-")
                     .tempdir_in(store.root())
                     .map_err(|e| git_message(unit, &pin, format!("{}: {e}", store.root().display())))?;
-                store.checkout(&pin, scratch.path()).map_err(|e| git_error(unit, &pin, e))?;
+                let (_, fetched) = store.checkout(&pin, scratch.path()).map_err(|e| git_error(unit, &pin, e))?;
                 let object = store.slug_dir(&url).join("repo.git");
                 Ok(Some(Fetched { object, sha256: commit, reused: !fetched }))
             }
@@ -179,11 +178,10 @@ impl Sources {
         notify: Notify,
     ) -> Result<(), SourceError> {
         let (store, pin) = self.git_pin(unit, url, commit)?;
-        let fetched = store.fetch_commit(&pin).map_err(|e| git_error(unit, &pin, e))?;
+        let (_, fetched) = store.checkout(&pin, src).map_err(|e| git_error(unit, &pin, e))?;
         if fetched {
             notify(&format!("{}: fetched {url} @ {commit}", unit.name));
         }
-        store.checkout(&pin, src).map_err(|e| git_error(unit, &pin, e))?;
         Ok(())
     }
 
@@ -225,18 +223,7 @@ impl Sources {
 
 /// `path` with `.` and `..` resolved as text is under `root`.
 fn lexically_inside(path: &Path, root: &Path) -> bool {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    path.is_absolute() && out.starts_with(root)
+    path.is_absolute() && crate::starlark::labels::normalize(path).starts_with(root)
 }
 
 fn git_message(unit: &Unit, pin: &ModulePin, message: String) -> SourceError {
