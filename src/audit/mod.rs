@@ -91,9 +91,23 @@ pub struct Context<'a> {
     shells: RefCell<HashMap<String, Rc<Script>>>,
     sites: std::cell::OnceCell<Rc<Vec<rules::ShellSite>>>,
     tree: std::cell::OnceCell<Rc<Vec<rules::TreeFile>>>,
+    lock: std::cell::OnceCell<Option<crate::module::Lockfile>>,
 }
 
 impl Context<'_> {
+    /// The project's yoe.lock, read once per audit; `None` for a lone module, a project
+    /// without one, or one that does not parse (the load reports that).
+    pub fn lockfile(&self) -> Option<&crate::module::Lockfile> {
+        self.lock
+            .get_or_init(|| {
+                if !self.inputs.is_project {
+                    return None;
+                }
+                crate::module::Lockfile::read(&self.inputs.root).ok().flatten()
+            })
+            .as_ref()
+    }
+
     /// A shell step, parsed once per distinct text.
     pub fn script(&self, text: &str) -> Rc<Script> {
         if let Some(s) = self.shells.borrow().get(text) {
@@ -205,6 +219,7 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         shells: RefCell::new(HashMap::new()),
         sites: std::cell::OnceCell::new(),
         tree: std::cell::OnceCell::new(),
+        lock: std::cell::OnceCell::new(),
     };
 
     let mut findings = Vec::new();

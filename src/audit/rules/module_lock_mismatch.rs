@@ -6,7 +6,6 @@ use super::super::registry::{Rule, RuleMeta};
 use super::super::{Context, Finding};
 use super::rule;
 use crate::audit::finding::Origin;
-use crate::module::Lockfile;
 use crate::module::source::lock_entry;
 
 rule!(
@@ -25,10 +24,7 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
-        if !cx.inputs.is_project {
-            return;
-        }
-        let Ok(Some(lock)) = Lockfile::read(&cx.inputs.root) else { return };
+        let Some(lock) = cx.lockfile() else { return };
         let in_project = |m: &&super::super::inputs::ModuleDecl| cx.inputs.files[m.file].origin == Origin::Project;
         let project_names: Vec<&str> = cx.inputs.modules.iter().filter(in_project).map(|m| m.name.as_str()).collect();
         for m in &cx.inputs.modules {
@@ -42,7 +38,7 @@ impl Rule for Check {
             if !in_project(&m) && project_names.contains(&m.name.as_str()) {
                 continue;
             }
-            let Err(why) = lock_entry(Some(&lock), &m.as_ref()) else { continue };
+            let Err(why) = lock_entry(Some(lock), &m.as_ref()) else { continue };
             let f = &cx.inputs.files[m.file];
             let call = &f.tree.calls[m.call];
             let span = f.span(call.callee_span.clone(), "not what yoe.lock pins").with_call(call_label(call));

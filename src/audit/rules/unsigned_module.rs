@@ -5,7 +5,6 @@ use super::super::inputs::{ModuleStatus, call_label};
 use super::super::registry::{Rule, RuleMeta};
 use super::super::{Context, Finding, Severity};
 use super::rule;
-use crate::module::Lockfile;
 use crate::module::signature::{SignatureState, TrustedKeys, check};
 use crate::module::source::lock_entry;
 
@@ -25,12 +24,9 @@ impl Rule for Check {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Finding>) {
-        if !cx.inputs.is_project {
-            return;
-        }
         let Some(model) = &cx.model else { return };
         // Without a lock no remote module is fetched, so none is audited here.
-        let Ok(Some(lock)) = Lockfile::read(&cx.inputs.root) else { return };
+        let Some(lock) = cx.lockfile() else { return };
         // Keys that do not parse make every load fail with their own error; none is trusted here.
         let keys = TrustedKeys::parse(&cx.inputs.root, &model.loaded.project.decl.trusted_keys).unwrap_or_default();
         for m in &cx.inputs.modules {
@@ -39,7 +35,7 @@ impl Rule for Check {
             if m.local.as_deref().is_some_and(|l| !l.is_empty()) {
                 continue;
             }
-            let Ok((_, entry)) = lock_entry(Some(&lock), &m.as_ref()) else { continue };
+            let Ok((_, entry)) = lock_entry(Some(lock), &m.as_ref()) else { continue };
             let state = check(dir, &entry.tree, &keys);
             if matches!(state, SignatureState::Trusted { .. }) {
                 continue;
