@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use yoe_sandbox_helper::status::{Layer, Record};
+use yoe_sandbox_helper::status::{GO, Layer, Record};
 use yoe_sandbox_helper::sys;
 
 /// Environment variable that overrides where the helper binary is.
@@ -161,7 +161,14 @@ struct Running {
     id: u64,
     bwrap_pid: u32,
     status: UnixStream,
+    gate: Arc<Gate>,
 }
+
+/// Whether yoe sent the helper its go-ahead. The spawning thread sends it and a canceller
+/// stops the sandbox under the same lock, so a step either never gets the go-ahead or is
+/// killed with bwrap (whose death the helper tied the step to before `ready`).
+#[derive(Debug, Default)]
+struct Gate(Mutex<bool>);
 
 impl Cancel {
     pub fn new() -> Self {
@@ -174,22 +181,22 @@ impl Cancel {
     }
 
     /// Stops every step running with this token and refuses new ones. A step that has not
-    /// started yet is not started (the helper sees yoe's end of the socket shut); a step
-    /// that runs is killed (bwrap gets SIGKILL, and the step, pid 1 of its sandbox, dies
-    /// with it). `run` then returns [`SandboxError::Cancelled`].
+    /// got the go-ahead never starts (the helper sees yoe's end of the socket shut); a
+    /// step that has is killed (bwrap gets SIGKILL, and the step, pid 1 of its sandbox,
+    /// dies with it). `run` then returns [`SandboxError::Cancelled`].
     pub fn cancel(&self) {
         self.0.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
         let Ok(running) = self.0.running.lock() else {
             return;
         };
         for r in running.iter() {
-            stop_sandbox(r.bwrap_pid, &r.status);
+            stop_sandbox(r.bwrap_pid, &r.status, &r.gate);
         }
     }
 
-    fn register(&self, id: u64, bwrap_pid: u32, status: &UnixStream) {
+    fn register(&self, id: u64, bwrap_pid: u32, status: &UnixStream, gate: &Arc<Gate>) {
         if let (Ok(mut running), Ok(status)) = (self.0.running.lock(), status.try_clone()) {
-            running.push(Running { id, bwrap_pid, status });
+            running.push(Running { id, bwrap_pid, status, gate: gate.clone() });
         }
         // A cancel that raced with the spawn still applies.
         if self.is_cancelled() {
@@ -205,17 +212,35 @@ impl Cancel {
 }
 
 /// Stops one sandbox without stranding bwrap's half-built child: yoe's end of the status
-/// socket is shut (a helper that has not started the step will not), and bwrap is killed
-/// only once the helper said `ready`, i.e. has tied the step to bwrap's life.
-fn stop_sandbox(bwrap_pid: u32, status: &UnixStream) {
-    use std::os::fd::AsRawFd;
+/// socket is shut (a helper still waiting for the go-ahead then exits), and bwrap is
+/// killed only once the go-ahead went out, i.e. after the helper said `ready` and so had
+/// tied the step to bwrap's life.
+fn stop_sandbox(bwrap_pid: u32, status: &UnixStream, gate: &Gate) {
+    // Held throughout, so the go-ahead cannot slip out between the check and the shutdown.
+    let go_sent = gate.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let _ = status.shutdown(std::net::Shutdown::Write);
-    let mut buf = [0u8; 256];
-    let ready = sys::peek(status.as_raw_fd(), &mut buf)
-        .map(|n| Record::last_in(&buf[..n]) == Some(Record::Ready))
-        .unwrap_or(false);
-    if ready {
+    if *go_sent {
         let _ = sys::kill_child(bwrap_pid);
+    }
+}
+
+/// Reads status records into `records` until the helper said `ready` (true), failed, or
+/// the socket closed (bwrap is gone).
+fn wait_for_ready(status: &mut UnixStream, records: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match Record::last_in(records) {
+            Some(Record::Ready) => return true,
+            Some(Record::Failed { .. }) => return false,
+            None if records.len() > 64 << 10 => return false,
+            None => {}
+        }
+        match status.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => records.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
     }
 }
 
@@ -502,11 +527,14 @@ impl Sandbox {
         if let Some(u) = self.run_as {
             cmd.uid(u.uid).gid(u.gid);
         }
-        // Lifetime: bwrap's --die-with-parent ties bwrap to yoe; the helper ties the step
-        // (pid 1 of the sandbox) to bwrap and refuses to start it when yoe is gone. yoe does
-        // not arm a parent-death signal on bwrap itself: killing bwrap while it sets up
-        // leaves its half-built child blocked forever (measured), whereas an unarmed bwrap
-        // finishes setting up and the helper then sees that yoe is gone.
+        // Lifetime: bwrap's --die-with-parent ties bwrap to this thread (a parent-death
+        // signal follows the thread that forked, not the process); the helper ties the
+        // step (pid 1 of the sandbox) to bwrap, says `ready`, and waits for the go-ahead
+        // this thread sends below. bwrap arms its signal before it lets its child run, so
+        // a go-ahead sent by this thread, alive, proves the chain yoe → bwrap → step
+        // holds; a yoe that dies first closes the socket and the step never starts. yoe
+        // does not arm a parent-death signal on bwrap itself: killing bwrap while it sets
+        // up leaves its half-built child blocked forever (measured).
         let (out_r, out_w) = io::pipe().map_err(io_err("creating the output pipe"))?;
         self.give_pipe(&out_w)?;
         let err_r = if capture {
@@ -523,14 +551,25 @@ impl Sandbox {
         // Close our copies of the child's ends, so EOF arrives when the sandbox is gone.
         drop(cmd);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        cancel.register(id, child.id(), &status_ours);
-        let mut guard = ChildGuard { child: Some(child), status: status_ours.try_clone().ok(), cancel, id };
+        let gate = Arc::new(Gate::default());
+        cancel.register(id, child.id(), &status_ours, &gate);
+        let mut guard =
+            ChildGuard { child: Some(child), status: status_ours.try_clone().ok(), gate: gate.clone(), cancel, id };
 
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
         let err_thread = err_r.map(|r| {
             let (log, tail) = (log.clone(), tail.clone());
             std::thread::spawn(move || pump(r, log.as_deref(), &tail, true))
         });
+        // Until `ready` only bwrap and the helper write, a few lines at most, so leaving
+        // stdout unread for now cannot fill its pipe.
+        let mut records = Vec::new();
+        if wait_for_ready(&mut status_ours, &mut records) {
+            let mut go_sent = gate.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !cancel.is_cancelled() && status_ours.write_all(&[GO]).is_ok() {
+                *go_sent = true;
+            }
+        }
         let (stdout, mut truncated) = pump(out_r, log.as_deref(), &tail, capture);
         let (stderr, t2) = match err_thread {
             Some(h) => h.join().unwrap_or((None, false)),
@@ -547,7 +586,6 @@ impl Sandbox {
             (None, None) => StepExit::Code(-1),
         };
 
-        let mut records = Vec::new();
         status_ours.set_nonblocking(true).map_err(io_err("reading the helper status"))?;
         let mut buf = [0u8; 4096];
         loop {
@@ -632,6 +670,7 @@ fn tail_lines(bytes: &[u8]) -> Vec<String> {
 struct ChildGuard<'a> {
     child: Option<Child>,
     status: Option<UnixStream>,
+    gate: Arc<Gate>,
     cancel: &'a Cancel,
     id: u64,
 }
@@ -652,7 +691,7 @@ impl Drop for ChildGuard<'_> {
         self.cancel.unregister(self.id);
         if let Some(mut c) = self.child.take() {
             match &self.status {
-                Some(s) => stop_sandbox(c.id(), s),
+                Some(s) => stop_sandbox(c.id(), s, &self.gate),
                 None => {
                     let _ = c.kill();
                 }

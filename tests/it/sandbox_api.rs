@@ -193,9 +193,27 @@ fn kill_yoe_and_check(early: bool, delay_ms: u64) {
         if left.is_empty() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "sandbox processes outlived yoe: {left:?}");
+        assert!(std::time::Instant::now() < deadline, "sandbox processes outlived yoe:\n{}", describe(&left));
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// One line per pid: its cmdline, state, parent and where it sleeps in the kernel.
+fn describe(pids: &[u32]) -> String {
+    let mut out = String::new();
+    for pid in pids {
+        let read = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).unwrap_or_default();
+        let status = read("status");
+        let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).map(str::trim).unwrap_or("?").to_owned();
+        out.push_str(&format!(
+            "  {pid}: state={} ppid={} wchan={} cmdline={:?}\n",
+            field("State:"),
+            field("PPid:"),
+            read("wchan"),
+            read("cmdline").replace('\0', " ")
+        ));
+    }
+    out
 }
 
 #[test]
@@ -209,6 +227,59 @@ fn killing_yoe_during_sandbox_setup_leaves_no_sandbox_behind() {
     for delay_ms in [0, 0, 1, 2, 4, 8] {
         kill_yoe_and_check(true, delay_ms);
     }
+}
+
+/// Runs bwrap with the sandbox's own argv, speaking the status protocol by hand: reads
+/// `ready`, then either sends the go-ahead or closes the socket. Returns bwrap's exit code
+/// and whether the step ran.
+fn run_by_hand(go: bool) -> (Option<i32>, bool) {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    let sb = sandbox();
+    let t = tempdir();
+    let dirs = unit_dirs(sb, t.path());
+    let ran = dirs.destdir.join("ran");
+    let step = StepSpec { dirs, env: env(), shell: Shell::Sh, script: "touch /build/destdir/ran".into() };
+    let argv = sb.argv(&step).expect("argv");
+    let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    ours.write_all(&sb.policy().helper_policy().encode_framed()).expect("policy");
+    let mut cmd = std::process::Command::new(sb.bwrap_path());
+    cmd.args(&argv)
+        .env_clear()
+        .current_dir("/")
+        .stdin(std::os::fd::OwnedFd::from(theirs))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(u) = sb.build_user() {
+        cmd.uid(u.uid).gid(u.gid);
+    }
+    let mut child = cmd.spawn().expect("spawn bwrap");
+    drop(cmd);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(b"ready\n") {
+        let n = ours.read(&mut buf).expect("read status");
+        assert!(n > 0, "the helper never said ready: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    // The helper waits: nothing runs before the go-ahead.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(!ran.exists(), "the step started before the go-ahead");
+    if go {
+        ours.write_all(&[yoe_sandbox_helper::status::GO]).expect("go");
+    } else {
+        drop(ours);
+    }
+    let status = child.wait().expect("wait");
+    (status.code(), ran.exists())
+}
+
+#[test]
+fn the_step_starts_only_on_yoes_go_ahead() {
+    assert_eq!(run_by_hand(true), (Some(0), true));
+    // yoe gone (or cancelling) after `ready`: the helper exits with the parent layer's
+    // code and the step never runs.
+    assert_eq!(run_by_hand(false), (Some(77), false));
 }
 
 #[test]

@@ -1,16 +1,17 @@
 //! The helper's main sequence, run inside the sandbox after bwrap has built the mounts:
 //! read the policy from fd 0, then caps → Landlock → no_new_privs → seccomp → rlimits →
-//! fd hygiene → parent-death signal → exec the step. Trusts the policy bytes only after decoding them; trusts
-//! nothing from the environment (it never reads it). Any failure exits with the layer's
-//! code and a one-line message naming the layer, and the step does not run.
+//! fd hygiene → parent-death signal → `ready` → wait for yoe's go-ahead → exec the step.
+//! Trusts the policy bytes only after decoding them; trusts nothing from the environment
+//! (it never reads it). Any failure exits with the layer's code and a one-line message
+//! naming the layer, and the step does not run.
 
 use crate::layers;
-use crate::status::{Layer, Record};
+use crate::status::{GO, Layer, Record};
 use crate::sys;
 use crate::wire::HelperPolicy;
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -26,6 +27,22 @@ impl Status {
         if let Some(f) = self.0.as_mut() {
             // The status channel is best effort: if yoe is gone, so is the sandbox.
             let _ = f.write_all(&record.encode());
+        }
+    }
+
+    /// Blocks until yoe sends the go-ahead byte; `false` on end of file, an error or any
+    /// other byte.
+    fn wait_for_go(&mut self) -> bool {
+        let Some(f) = self.0.as_mut() else {
+            return false;
+        };
+        let mut b = [0u8; 1];
+        loop {
+            match f.read(&mut b) {
+                Ok(1) => return b[0] == GO,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => return false,
+            }
         }
     }
 
@@ -80,16 +97,18 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 
     // The step is pid 1 of its namespace (bwrap --as-pid-1): when it dies, the kernel
     // kills every process of the sandbox. It dies with bwrap (armed here), and bwrap dies
-    // with yoe. `ready` goes out before yoe's liveness is checked: a yoe that stops the
-    // sandbox before seeing `ready` shuts its end of the socket, which the check below
-    // sees; one that sees `ready` may kill bwrap, which now takes the step with it.
+    // with the yoe thread that spawned it (--die-with-parent). A parent-death signal armed
+    // after the parent died never fires, and a yoe killed with SIGKILL loses its threads
+    // before its fds, so no check made from in here can tell that the chain holds.
+    // yoe can: after `ready`, the helper waits for yoe's go-ahead, which the spawning
+    // thread sends only while it lives (so bwrap armed its signal on a live thread, and
+    // bwrap was alive when this one was armed). End of file instead (yoe gone, or
+    // cancelling) means the step never starts.
     if let Err(e) = sys::set_parent_death_kill() {
         return status.fail(Layer::Parent, &format!("arming the parent-death signal: {e}"));
     }
     status.send(&Record::Ready);
-    if let Some(f) = status.0.as_ref()
-        && sys::peer_closed(f.as_raw_fd())
-    {
+    if !status.wait_for_go() {
         return status.fail(Layer::Parent, "yoe has gone away; not starting the step");
     }
     let err = Command::new(program).args(rest).exec();

@@ -79,10 +79,15 @@ impl fmt::Display for Layer {
     }
 }
 
+/// The byte yoe sends back after `ready` to let the helper exec the step. yoe sends it
+/// from the thread that spawned bwrap, and only while it is not cancelling.
+pub const GO: u8 = b'g';
+
 /// One record on the status channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    /// Every layer is applied; the helper is about to exec the step.
+    /// Every layer is applied and the step is tied to bwrap's life; the helper waits for
+    /// yoe's [`GO`] and then execs the step.
     Ready,
     /// A layer failed; the step never ran.
     Failed { layer: Layer, message: String },

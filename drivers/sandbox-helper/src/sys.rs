@@ -46,21 +46,6 @@ pub fn set_parent_death_kill() -> io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
-/// Copies pending bytes of socket `fd` into `buf` without consuming them, without
-/// blocking (`Ok(0)`: nothing pending or EOF).
-pub fn peek(fd: i32, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid and writable for `buf.len()` bytes for the duration of the
-    // call; MSG_PEEK leaves the data in the socket.
-    let rc = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT) };
-    match usize::try_from(rc) {
-        Ok(n) => Ok(n),
-        Err(_) => {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) }
-        }
-    }
-}
-
 /// Sends SIGKILL to process `pid`. The caller must know `pid` is its own unreaped child
 /// (a zombie keeps its pid, so it cannot have been reused).
 pub fn kill_child(pid: u32) -> io::Result<()> {
@@ -147,16 +132,6 @@ pub fn dup2(src: i32, dst: i32) -> io::Result<()> {
     if rc == dst { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
-/// Whether the peer of the stream socket `fd` has closed its end (a read would return
-/// EOF). `false` while it is open, and for fds that are not sockets.
-pub fn peer_closed(fd: i32) -> bool {
-    let mut b = [0u8; 1];
-    // SAFETY: `b` is a valid, writable one-byte buffer for the duration of the call;
-    // MSG_PEEK leaves any pending data in the socket.
-    let rc = unsafe { libc::recv(fd, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
-    rc == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,17 +142,6 @@ mod tests {
         let (soft, hard) = getrlimit(libc::RLIMIT_CORE as u32).unwrap_or((0, 0));
         // Lowering the soft limit to what it already is always succeeds.
         assert!(setrlimit(libc::RLIMIT_CORE as u32, soft.min(hard), hard).is_ok());
-    }
-
-    #[test]
-    fn peer_closed_sees_eof_only() {
-        use std::os::fd::AsRawFd;
-        let (a, b) = std::os::unix::net::UnixStream::pair().expect("pair");
-        assert!(!peer_closed(a.as_raw_fd()));
-        drop(b);
-        assert!(peer_closed(a.as_raw_fd()));
-        let f = std::fs::File::open("/proc/self/status").expect("file");
-        assert!(!peer_closed(f.as_raw_fd()));
     }
 
     #[test]
