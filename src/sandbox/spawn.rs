@@ -159,16 +159,43 @@ struct CancelInner {
 #[derive(Debug)]
 struct Running {
     id: u64,
-    bwrap_pid: u32,
-    status: UnixStream,
-    gate: Arc<Gate>,
+    stopper: Arc<Stopper>,
 }
 
-/// Whether yoe sent the helper its go-ahead. The spawning thread sends it and a canceller
-/// stops the sandbox under the same lock, so a step either never gets the go-ahead or is
-/// killed with bwrap (whose death the helper tied the step to before `ready`).
-#[derive(Debug, Default)]
-struct Gate(Mutex<bool>);
+/// What it takes to stop one sandbox: bwrap's pid, a copy of yoe's end of the status
+/// socket, and whether the helper got its go-ahead. The spawning thread sends the
+/// go-ahead and a canceller stops the sandbox under the same lock, so a step either never
+/// gets the go-ahead or is killed with bwrap (whose death the helper tied the step to
+/// before `ready`).
+#[derive(Debug)]
+struct Stopper {
+    bwrap_pid: u32,
+    status: UnixStream,
+    go_sent: Mutex<bool>,
+}
+
+impl Stopper {
+    /// Sends the go-ahead unless `cancel` was cancelled.
+    fn go(&self, cancel: &Cancel) {
+        let mut go_sent = self.go_sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !cancel.is_cancelled() && (&self.status).write_all(&[GO]).is_ok() {
+            *go_sent = true;
+        }
+    }
+
+    /// Stops the sandbox without stranding bwrap's half-built child: yoe's end of the
+    /// status socket is shut (a helper still waiting for the go-ahead then exits), and
+    /// bwrap is killed only once the go-ahead went out, i.e. after the helper said `ready`
+    /// and so had tied the step to bwrap's life.
+    fn stop(&self) {
+        // Held throughout, so the go-ahead cannot slip out between the check and the shutdown.
+        let go_sent = self.go_sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = self.status.shutdown(std::net::Shutdown::Write);
+        if *go_sent {
+            let _ = sys::kill_child(self.bwrap_pid);
+        }
+    }
+}
 
 impl Cancel {
     pub fn new() -> Self {
@@ -190,13 +217,13 @@ impl Cancel {
             return;
         };
         for r in running.iter() {
-            stop_sandbox(r.bwrap_pid, &r.status, &r.gate);
+            r.stopper.stop();
         }
     }
 
-    fn register(&self, id: u64, bwrap_pid: u32, status: &UnixStream, gate: &Arc<Gate>) {
-        if let (Ok(mut running), Ok(status)) = (self.0.running.lock(), status.try_clone()) {
-            running.push(Running { id, bwrap_pid, status, gate: gate.clone() });
+    fn register(&self, id: u64, stopper: &Arc<Stopper>) {
+        if let Ok(mut running) = self.0.running.lock() {
+            running.push(Running { id, stopper: stopper.clone() });
         }
         // A cancel that raced with the spawn still applies.
         if self.is_cancelled() {
@@ -211,35 +238,19 @@ impl Cancel {
     }
 }
 
-/// Stops one sandbox without stranding bwrap's half-built child: yoe's end of the status
-/// socket is shut (a helper still waiting for the go-ahead then exits), and bwrap is
-/// killed only once the go-ahead went out, i.e. after the helper said `ready` and so had
-/// tied the step to bwrap's life.
-fn stop_sandbox(bwrap_pid: u32, status: &UnixStream, gate: &Gate) {
-    // Held throughout, so the go-ahead cannot slip out between the check and the shutdown.
-    let go_sent = gate.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let _ = status.shutdown(std::net::Shutdown::Write);
-    if *go_sent {
-        let _ = sys::kill_child(bwrap_pid);
-    }
-}
+/// Most status bytes yoe reads from one helper.
+const STATUS_MAX: usize = 64 << 10;
 
-/// Reads status records into `records` until the helper said `ready` (true), failed, or
-/// the socket closed (bwrap is gone).
-fn wait_for_ready(status: &mut UnixStream, records: &mut Vec<u8>) -> bool {
-    let mut buf = [0u8; 1024];
-    loop {
-        match Record::last_in(records) {
-            Some(Record::Ready) => return true,
-            Some(Record::Failed { .. }) => return false,
-            None if records.len() > 64 << 10 => return false,
-            None => {}
-        }
+/// Reads status bytes into `records` until `done(records)`, end of file, an error (also
+/// "would block" on a nonblocking socket) or [`STATUS_MAX`].
+fn read_status(status: &mut UnixStream, records: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+    let mut buf = [0u8; 4096];
+    while !done(records) && records.len() <= STATUS_MAX {
         match status.read(&mut buf) {
-            Ok(0) => return false,
+            Ok(0) => return,
             Ok(n) => records.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return,
         }
     }
 }
@@ -547,14 +558,15 @@ impl Sandbox {
             cmd.stdout(out_w).stderr(w2);
             None
         };
+        // Duplicated before bwrap exists, so failing here strands nothing.
+        let stop_status = status_ours.try_clone().map_err(io_err("duplicating the status socket"))?;
         let child = cmd.spawn().map_err(io_err(format!("spawning {}", self.bwrap.display())))?;
         // Close our copies of the child's ends, so EOF arrives when the sandbox is gone.
         drop(cmd);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let gate = Arc::new(Gate::default());
-        cancel.register(id, child.id(), &status_ours, &gate);
-        let mut guard =
-            ChildGuard { child: Some(child), status: status_ours.try_clone().ok(), gate: gate.clone(), cancel, id };
+        let stopper = Arc::new(Stopper { bwrap_pid: child.id(), status: stop_status, go_sent: Mutex::new(false) });
+        cancel.register(id, &stopper);
+        let mut guard = ChildGuard { child: Some(child), stopper: stopper.clone(), cancel, id };
 
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_BYTES)));
         let err_thread = err_r.map(|r| {
@@ -564,11 +576,9 @@ impl Sandbox {
         // Until `ready` only bwrap and the helper write, a few lines at most, so leaving
         // stdout unread for now cannot fill its pipe.
         let mut records = Vec::new();
-        if wait_for_ready(&mut status_ours, &mut records) {
-            let mut go_sent = gate.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !cancel.is_cancelled() && status_ours.write_all(&[GO]).is_ok() {
-                *go_sent = true;
-            }
+        read_status(&mut status_ours, &mut records, |r| Record::last_in(r).is_some());
+        if Record::last_in(&records) == Some(Record::Ready) {
+            stopper.go(cancel);
         }
         let (stdout, mut truncated) = pump(out_r, log.as_deref(), &tail, capture);
         let (stderr, t2) = match err_thread {
@@ -587,18 +597,7 @@ impl Sandbox {
         };
 
         status_ours.set_nonblocking(true).map_err(io_err("reading the helper status"))?;
-        let mut buf = [0u8; 4096];
-        loop {
-            match status_ours.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => records.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-            if records.len() > 64 << 10 {
-                break;
-            }
-        }
+        read_status(&mut status_ours, &mut records, |_| false);
         let tail = tail_lines(&tail.lock().map(|t| t.iter().copied().collect::<Vec<u8>>()).unwrap_or_default());
         if cancel.is_cancelled() && !matches!(exit, StepExit::Code(0)) {
             return Err(SandboxError::Cancelled);
@@ -669,8 +668,7 @@ fn tail_lines(bytes: &[u8]) -> Vec<String> {
 /// Stops and reaps bwrap if the run is abandoned (error or panic) before it ended.
 struct ChildGuard<'a> {
     child: Option<Child>,
-    status: Option<UnixStream>,
-    gate: Arc<Gate>,
+    stopper: Arc<Stopper>,
     cancel: &'a Cancel,
     id: u64,
 }
@@ -690,12 +688,7 @@ impl Drop for ChildGuard<'_> {
     fn drop(&mut self) {
         self.cancel.unregister(self.id);
         if let Some(mut c) = self.child.take() {
-            match &self.status {
-                Some(s) => stop_sandbox(c.id(), s, &self.gate),
-                None => {
-                    let _ = c.kill();
-                }
-            }
+            self.stopper.stop();
             let _ = c.wait();
         }
     }
