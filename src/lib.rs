@@ -4,6 +4,7 @@ pub mod build;
 pub mod cli;
 pub mod env;
 pub mod graph;
+pub mod layout;
 pub mod model;
 pub mod module;
 pub mod sandbox;

@@ -213,7 +213,7 @@ fn from_model(inputs: &Inputs, index: &StringIndex, u: &Unit) -> Option<UnitView
     let file = *inputs.index.get(&u.defined_at.file)?;
     let f = &inputs.files[file];
     let call = f.offset(u.defined_at.line, u.defined_at.column).and_then(|o| f.tree.call_starting_at(o));
-    let callee = call.map(|c| f.tree.calls[c].callee.clone()).unwrap_or_else(|| u.class.clone());
+    let callee = call.map(|c| f.tree.calls[c].callee.clone()).unwrap_or_else(|| u.class.to_string());
     // Class frames: every frame but the user's call, in files we read.
     let mut frames = Vec::new();
     let mut frame_files = vec![file];
@@ -247,7 +247,7 @@ fn from_model(inputs: &Inputs, index: &StringIndex, u: &Unit) -> Option<UnitView
                 StepKind::Shell(c) => index.find(&frame_files, c),
                 StepKind::Install { dest, .. } => index.find(&frame_files, dest),
             };
-            steps.push(StepView { task: t.name.clone(), index: i, kind, literal });
+            steps.push(StepView { task: t.name.to_string(), index: i, kind, literal });
         }
     }
     let fields = Fields {
@@ -259,16 +259,16 @@ fn from_model(inputs: &Inputs, index: &StringIndex, u: &Unit) -> Option<UnitView
         branch: u.branch.clone(),
         commit: u.commit.clone(),
         container: u.container.clone(),
-        task_containers: u.tasks.iter().filter_map(|t| t.container.clone().map(|c| (t.name.clone(), c))).collect(),
+        task_containers: u.tasks.iter().filter_map(|t| t.container.clone().map(|c| (t.name.to_string(), c))).collect(),
         sandbox: u.sandbox,
         environment: u.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         cache_dirs: u.cache_dirs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         extra: u.extra.clone(),
         steps,
-        unit_class: u.class.clone(),
+        unit_class: u.class.to_string(),
     };
     Some(UnitView {
-        name: u.name.clone(),
+        name: u.name.to_string(),
         origin: inputs.origin_of(&u.defined_at.file),
         callee,
         file,

@@ -3,7 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::model::{Scope, Unit};
+use crate::layout::{LayoutError, Target};
+use crate::model::Unit;
 
 /// `build/<unit>.<scope>/{src,destdir,sysroot,home,build.log,build.json}`.
 #[derive(Debug, Clone)]
@@ -17,19 +18,11 @@ pub struct UnitDirs {
     pub record: PathBuf,
 }
 
-/// The scope part of a build directory: the arch, the machine, or `noarch` (as Go yoe).
-pub fn scope_token<'a>(unit: &Unit, arch: &'a str, machine: &'a str) -> &'a str {
-    match unit.scope {
-        Scope::Arch => arch,
-        Scope::Machine => machine,
-        Scope::Noarch => "noarch",
-    }
-}
-
 impl UnitDirs {
-    pub fn new(build_root: &Path, unit: &Unit, arch: &str, machine: &str) -> UnitDirs {
-        let root = build_root.join(format!("{}.{}", unit.name, scope_token(unit, arch, machine)));
-        UnitDirs {
+    /// The dirs of `unit` under `build_root` (names from `crate::layout`).
+    pub fn new(build_root: &Path, unit: &Unit, target: Target) -> Result<UnitDirs, LayoutError> {
+        let root = crate::layout::unit_dir(build_root, unit, target)?;
+        Ok(UnitDirs {
             src: root.join("src"),
             destdir: root.join("destdir"),
             sysroot: root.join("sysroot"),
@@ -37,7 +30,7 @@ impl UnitDirs {
             log: root.join("build.log"),
             record: root.join("build.json"),
             root,
-        }
+        })
     }
 
     /// Wipe everything but the record, and create empty dirs for a fresh build.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::graph::Graph;
-use crate::model::{Project, Shell, Step, Unit};
+use crate::model::{Ident, Project, Shell, Step, Unit};
 use crate::sandbox::{self, Cancel, EnvInputs, Sandbox, StepDirs, StepOutput, StepSpec, render_env};
 use crate::starlark::{BuildHost, FnRuntime, Loaded, RunOutput};
 
@@ -91,8 +91,12 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn dirs(&self, unit: &Unit) -> UnitDirs {
-        UnitDirs::new(&self.build_root, unit, &self.project.arch, &self.project.machine)
+    fn dirs(&self, unit: &Unit) -> Result<UnitDirs, crate::layout::LayoutError> {
+        UnitDirs::new(&self.build_root, unit, self.target())
+    }
+
+    fn target(&self) -> crate::layout::Target<'_> {
+        crate::layout::Target { arch: &self.project.arch, machine: self.project.machine.as_ref() }
     }
 
     /// Cache keys of every unit in `plan` (deps first).
@@ -106,7 +110,7 @@ impl<'a> Executor<'a> {
         let mut keys: BTreeMap<String, String> = BTreeMap::new();
         for name in plan {
             let unit = &self.project.units[name];
-            let files = files_dir(unit);
+            let files = crate::layout::files_dir(unit);
             let files_sha = if files.is_dir() {
                 crate::treehash::tree_sha256(&files, &[]).map_err(|e| e.to_string())?
             } else {
@@ -195,7 +199,15 @@ impl<'a> Executor<'a> {
 
     fn build_one(&self, name: &str, key: &str) -> Result<Outcome, Box<Failure>> {
         let unit = &self.project.units[name];
-        let dirs = self.dirs(unit);
+        let dirs = self.dirs(unit).map_err(|e| {
+            Box::new(Failure {
+                unit: name.to_string(),
+                step: "choosing the build directory".into(),
+                status: e.to_string(),
+                tail: vec![],
+                log: self.build_root.clone(),
+            })
+        })?;
         if !self.options.force && self.verified_cache(name, &dirs, key) {
             return Ok(Outcome::Cached);
         }
@@ -245,7 +257,7 @@ impl<'a> Executor<'a> {
 
     fn run_unit(&self, unit: &Unit, dirs: &UnitDirs, record: &mut Record) -> Result<(), Box<Failure>> {
         let fail = |step: String, status: String, tail: Vec<String>| {
-            Box::new(Failure { unit: unit.name.clone(), step, status, tail, log: dirs.log.clone() })
+            Box::new(Failure { unit: unit.name.to_string(), step, status, tail, log: dirs.log.clone() })
         };
         // A toolchain unit as the sandbox root is not implemented: say so rather than
         // silently building on the host toolchain the unit did not ask for.
@@ -273,7 +285,7 @@ impl<'a> Executor<'a> {
                 .prepare(unit, &dirs.src, &notify)
                 .map_err(|e| fail("fetching the source".into(), e.to_string(), vec![]))?;
         } else {
-            let files = files_dir(unit);
+            let files = crate::layout::files_dir(unit);
             if files.is_dir() {
                 copy_tree(&files, &dirs.src, Mode::Copy)
                     .map_err(|e| fail("preparing src".into(), e.to_string(), vec![]))?;
@@ -290,7 +302,9 @@ impl<'a> Executor<'a> {
         }
         // sysroot: every transitive dependency's output, in build order.
         for dep in self.transitive_deps(&unit.name) {
-            let d = self.dirs(&self.project.units[&dep]);
+            let d = self
+                .dirs(&self.project.units[&dep])
+                .map_err(|e| fail(format!("assembling the sysroot from {dep}"), e.to_string(), vec![]))?;
             copy_tree(&d.destdir, &dirs.sysroot, Mode::Link)
                 .map_err(|e| fail(format!("assembling the sysroot from {dep}"), e.to_string(), vec![]))?;
         }
@@ -299,7 +313,7 @@ impl<'a> Executor<'a> {
         let patch_dir = dirs.home.join(".yoe-patches");
         for (i, (name, path)) in patches.iter().enumerate() {
             std::fs::create_dir_all(&patch_dir).map_err(|e| fail("copying patches".into(), e.to_string(), vec![]))?;
-            std::fs::copy(path, patch_dir.join(patch_file_name(i, name)))
+            std::fs::copy(path, patch_dir.join(crate::layout::patch_file_name(i, name)))
                 .map_err(|e| fail(format!("copying patch {name}"), e.to_string(), vec![]))?;
         }
         for d in [&dirs.src, &dirs.destdir, &dirs.home] {
@@ -312,7 +326,7 @@ impl<'a> Executor<'a> {
             &EnvInputs {
                 nproc: self.options.jobs.max(1) as u32,
                 arch: &self.project.arch,
-                machine: &self.project.machine,
+                machine: self.project.machine.as_deref().unwrap_or(""),
                 distro: &self.project.distro,
                 source_date_epoch: self.options.source_date_epoch,
                 unit: &unit.environment,
@@ -334,7 +348,7 @@ impl<'a> Executor<'a> {
             let what = format!("patch {name}");
             let script = format!(
                 "patch -p1 --forward --batch --no-backup-if-mismatch -i \"$HOME/.yoe-patches/{}\"",
-                patch_file_name(i, name)
+                crate::layout::patch_file_name(i, name)
             );
             log_header(&dirs.log, &what, &script);
             let spec = StepSpec { dirs: step_dirs.clone(), env: env.clone(), shell, script };
@@ -425,19 +439,6 @@ impl<'a> Executor<'a> {
     }
 }
 
-/// `0001-fix.patch`: numbered so the order survives, with only safe characters.
-fn patch_file_name(i: usize, name: &str) -> String {
-    let base = Path::new(name).file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-    let safe: String =
-        base.chars().map(|c| if c.is_ascii_alphanumeric() || "._-+".contains(c) { c } else { '_' }).collect();
-    format!("{:04}-{safe}", i + 1)
-}
-
-/// The unit's files directory: `<dir of its .star file>/<name>/`, as in Go yoe.
-pub fn files_dir(unit: &Unit) -> PathBuf {
-    unit.defined_in.join(&unit.name)
-}
-
 fn template_context(project: &Project, unit: &Unit) -> BTreeMap<String, String> {
     let mut c = BTreeMap::new();
     let console = project
@@ -447,16 +448,16 @@ fn template_context(project: &Project, unit: &Unit) -> BTreeMap<String, String> 
         .map(|c| c.split(',').next().unwrap_or(c).to_string())
         .unwrap_or_default();
     for (k, v) in [
-        ("name", unit.name.clone()),
-        ("version", unit.version.clone()),
+        ("name", unit.name.to_string()),
+        ("version", unit.version_str().to_string()),
         ("release", unit.release.to_string()),
         ("arch", project.arch.clone()),
-        ("machine", project.machine.clone()),
+        ("machine", project.machine.as_ref().map(Ident::to_string).unwrap_or_default()),
         ("console", console),
         ("project", project.decl.name.clone()),
-        ("project_version", project.decl.version.clone()),
+        ("project_version", project.version_str().to_string()),
         ("base_distro", project.distro.clone()),
-        ("base_version", project.decl.version.clone()),
+        ("base_version", project.version_str().to_string()),
     ] {
         c.insert(k.to_string(), v);
     }

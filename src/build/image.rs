@@ -34,14 +34,14 @@ pub fn assemble(
     project: &Project,
     image: &Unit,
     dirs: &UnitDirs,
-    dirs_of: &dyn Fn(&Unit) -> UnitDirs,
+    dirs_of: &dyn Fn(&Unit) -> Result<UnitDirs, crate::layout::LayoutError>,
     source_date_epoch: u64,
 ) -> Result<(Vec<PathBuf>, Vec<String>), String> {
     let rootfs = dirs.destdir.join("rootfs");
     std::fs::create_dir_all(&rootfs).map_err(|e| format!("creating {}: {e}", rootfs.display()))?;
     let mut notes = Vec::new();
     for name in rootfs_closure(project, image)? {
-        let d = dirs_of(&project.units[&name]);
+        let d = dirs_of(&project.units[&name]).map_err(|e| format!("adding {name} to the rootfs: {e}"))?;
         copy_tree(&d.destdir, &rootfs, Mode::Copy).map_err(|e| format!("adding {name} to the rootfs: {e}"))?;
         notes.push(format!("rootfs: added {name}"));
     }
@@ -68,7 +68,7 @@ pub fn assemble(
             }
             PartitionType::Ext4 => {}
         }
-        let out = dirs.destdir.join(format!("{}.{}.ext4", image.name, p.label));
+        let out = dirs.destdir.join(crate::layout::partition_file_name(image, p));
         let mut manifest = if p.root {
             yoe_ext4::from_dir::manifest_from_dir(&rootfs, Some(yoe_ext4::from_dir::Owner { uid: 0, gid: 0 }))
                 .map_err(|e| format!("describing the rootfs: {e}"))?

@@ -30,9 +30,9 @@ impl KeyContext {
             policy_sha256: policy_sha256.to_string(),
             toolchain_id: toolchain_id.to_string(),
             arch: project.arch.clone(),
-            machine: project.machine.clone(),
+            machine: project.machine.as_ref().map(|m| m.to_string()).unwrap_or_default(),
             distro: project.distro.clone(),
-            project_version: project.decl.version.clone(),
+            project_version: project.version_str().to_string(),
             machine_json,
             provides_json: serde_json::to_string(&project.provides).unwrap_or_default(),
         }

@@ -7,7 +7,6 @@ use anyhow::{anyhow, bail};
 use clap::Args;
 
 use super::{Global, Session, exit, output};
-use crate::build::dirs::scope_token;
 use crate::build::executor::{BuildOptions, Executor, Progress};
 use crate::build::scheduler::Outcome;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -38,20 +37,18 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
     let s = Session::open(g)?;
     let p = &s.loaded.project;
     let plan = if a.units.is_empty() { s.graph.order()? } else { s.graph.plan(&a.units)? };
+    let target = crate::layout::Target { arch: &p.arch, machine: p.machine.as_ref() };
+    let dir_of = |n: &str| match crate::layout::unit_dir_name(&p.units[n], target) {
+        Ok(d) => format!("build/{d}"),
+        Err(e) => format!("no build dir: {e}"),
+    };
     if a.dry_run {
         if g.json {
             output::json(&serde_json::json!({ "plan": plan }))?;
         } else {
             for (i, n) in plan.iter().enumerate() {
                 let u = &p.units[n];
-                output::line(&format!(
-                    "{:>4}  {}  ({}, build/{}.{})",
-                    i + 1,
-                    n,
-                    u.class,
-                    n,
-                    scope_token(u, &p.arch, &p.machine)
-                ));
+                output::line(&format!("{:>4}  {}  ({}, {})", i + 1, n, u.class, dir_of(n)));
             }
         }
         return Ok(exit::OK);
@@ -90,8 +87,7 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
     let mut results = Vec::new();
     for n in &report.plan {
         let o = &report.outcomes[n];
-        let u = &p.units[n];
-        let dir = format!("build/{}.{}", n, scope_token(u, &p.arch, &p.machine));
+        let dir = dir_of(n);
         let (word, detail) = match o {
             Outcome::Built => ("built", format!("{dir}/destdir")),
             Outcome::Cached => ("cached", format!("{dir}/destdir")),

@@ -2,6 +2,7 @@
 //! field and what was expected. Used by every validated model type.
 use std::collections::BTreeMap;
 
+use super::ident::{Ident, NameError, NameKind};
 use super::raw::RawValue;
 
 /// A declaration whose fields do not have the expected shape.
@@ -15,6 +16,22 @@ pub enum FieldError {
     Missing { call: String, field: String, expected: String },
     #[error("{call}: field `{field}` {message}")]
     Invalid { call: String, field: String, message: String },
+    /// A name that is not an identifier (`crate::model::ident`).
+    #[error("{call}: field `{field}`: {source}")]
+    Name { call: String, field: String, source: NameError },
+}
+
+impl FieldError {
+    /// The field the error is about (`deps[2]` for an element of a list).
+    pub fn field(&self) -> &str {
+        match self {
+            FieldError::WrongType { field, .. }
+            | FieldError::Unknown { field, .. }
+            | FieldError::Missing { field, .. }
+            | FieldError::Invalid { field, .. }
+            | FieldError::Name { field, .. } => field,
+        }
+    }
 }
 
 /// The kwargs of one call, consumed field by field. Whatever is not taken is either an
@@ -87,6 +104,57 @@ impl Kwargs {
             Some(s) if !s.is_empty() => Ok(s),
             _ => Err(self.missing(field, "a non-empty string")),
         }
+    }
+
+    /// A name field checked as an identifier (`crate::model::ident`); empty means unset.
+    pub fn ident(&mut self, field: &str, kind: NameKind) -> Result<Option<Ident>, FieldError> {
+        match self.str(field)? {
+            None => Ok(None),
+            Some(s) if s.is_empty() => Ok(None),
+            Some(s) => self.name(field, kind, &s).map(Some),
+        }
+    }
+
+    /// A required name field.
+    pub fn required_ident(&mut self, field: &str, kind: NameKind) -> Result<Ident, FieldError> {
+        let s = self.required_str(field)?;
+        self.name(field, kind, &s)
+    }
+
+    /// Check `value` (of `field`) as a name.
+    pub fn name(&self, field: &str, kind: NameKind, value: &str) -> Result<Ident, FieldError> {
+        Ident::new(kind, value).map_err(|source| FieldError::Name {
+            call: self.call.clone(),
+            field: field.to_string(),
+            source,
+        })
+    }
+
+    /// A list of names, each checked (the error names the element: `deps[2]`).
+    pub fn ident_list(&mut self, field: &str, kind: NameKind) -> Result<Vec<Ident>, FieldError> {
+        let items = self.str_list(field)?;
+        items.iter().enumerate().map(|(i, s)| self.name(&format!("{field}[{i}]"), kind, s)).collect()
+    }
+
+    /// A dict of names to lists of names (`distro_deps = {"alpine": ["openrc"]}`).
+    pub fn ident_list_map(
+        &mut self,
+        field: &str,
+        key: NameKind,
+        value: NameKind,
+    ) -> Result<BTreeMap<Ident, Vec<Ident>>, FieldError> {
+        let map = self.str_list_map(field)?;
+        let mut out = BTreeMap::new();
+        for (k, vs) in map {
+            let kid = self.name(&format!("{field}[{k:?}]"), key, &k)?;
+            let vals = vs
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.name(&format!("{field}[{k:?}][{i}]"), value, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.insert(kid, vals);
+        }
+        Ok(out)
     }
 
     pub fn bool(&mut self, field: &str) -> Result<Option<bool>, FieldError> {

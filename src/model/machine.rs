@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::fields::{FieldError, Kwargs};
+use super::ident::{Ident, NameKind};
 use super::location::Location;
 use super::raw::RawValue;
 
@@ -12,12 +13,12 @@ pub const ARCHES: &[&str] = &["arm64", "riscv64", "x86_64"];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Machine {
-    pub name: String,
+    pub name: Ident,
     pub arch: String,
     pub description: String,
     pub kernel: Option<Kernel>,
-    pub packages: Vec<String>,
-    pub distro_packages: BTreeMap<String, Vec<String>>,
+    pub packages: Vec<Ident>,
+    pub distro_packages: BTreeMap<Ident, Vec<Ident>>,
     pub partitions: Vec<Partition>,
     pub qemu: Option<QemuConfig>,
     pub module: String,
@@ -26,9 +27,9 @@ pub struct Machine {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Kernel {
-    pub unit: String,
-    pub distro_unit: BTreeMap<String, String>,
-    pub provides: String,
+    pub unit: Option<Ident>,
+    pub distro_unit: BTreeMap<Ident, Ident>,
+    pub provides: Option<Ident>,
     pub defconfig: String,
     pub cmdline: String,
 }
@@ -51,7 +52,7 @@ impl PartitionType {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Partition {
-    pub label: String,
+    pub label: Ident,
     #[serde(rename = "type")]
     pub kind: PartitionType,
     /// `64M`, `1G`, `fill` or a number of MiB, as written.
@@ -79,8 +80,8 @@ pub const QEMU_FIELDS: &[&str] = &["machine", "cpu", "memory", "firmware", "disp
 impl Machine {
     pub fn from_kwargs(items: Vec<(String, RawValue)>, module: &str, at: Location) -> Result<Machine, FieldError> {
         let mut kw = Kwargs::new("machine()", items);
-        let name = kw.required_str("name")?;
-        kw.set_call(format!("machine({name:?})"));
+        let name = kw.required_ident("name", NameKind::Machine)?;
+        kw.set_call(format!("machine({:?})", name.as_str()));
         let arch = kw.str("arch")?.unwrap_or_default();
         if !ARCHES.contains(&arch.as_str()) {
             return Err(kw.invalid("arch", format!("must be one of {}, got {arch:?}", ARCHES.join(", "))));
@@ -90,8 +91,8 @@ impl Machine {
             Some(fields) => Some(Kernel::from_struct(fields, &name)?),
             None => None,
         };
-        let packages = kw.str_list("packages")?;
-        let distro_packages = kw.str_list_map("distro_packages")?;
+        let packages = kw.ident_list("packages", NameKind::Reference)?;
+        let distro_packages = kw.ident_list_map("distro_packages", NameKind::Distro, NameKind::Reference)?;
         let partitions = kw
             .struct_list("partitions", "partition")?
             .into_iter()
@@ -120,14 +121,20 @@ impl Machine {
 impl Kernel {
     pub fn from_struct(fields: Vec<(String, RawValue)>, machine: &str) -> Result<Kernel, FieldError> {
         let mut kw = Kwargs::new(format!("machine({machine:?}): kernel()"), fields);
+        let mut distro_unit = BTreeMap::new();
+        for (d, u) in kw.str_map("distro_unit")? {
+            let d = kw.name(&format!("distro_unit[{d:?}]"), NameKind::Distro, &d)?;
+            let u = kw.name(&format!("distro_unit[{:?}]", d.as_str()), NameKind::Reference, &u)?;
+            distro_unit.insert(d, u);
+        }
         let k = Kernel {
-            unit: kw.str("unit")?.unwrap_or_default(),
-            distro_unit: kw.str_map("distro_unit")?,
-            provides: kw.str("provides")?.unwrap_or_default(),
+            unit: kw.ident("unit", NameKind::Reference)?,
+            distro_unit,
+            provides: kw.ident("provides", NameKind::Reference)?,
             defconfig: kw.str("defconfig")?.unwrap_or_default(),
             cmdline: kw.str("cmdline")?.unwrap_or_default(),
         };
-        if !k.unit.is_empty() && !k.distro_unit.is_empty() {
+        if k.unit.is_some() && !k.distro_unit.is_empty() {
             return Err(kw.invalid("unit", "and `distro_unit` are both set; use one"));
         }
         kw.deny_unknown(KERNEL_FIELDS)?;
@@ -136,15 +143,15 @@ impl Kernel {
 
     /// Whether this kernel names any unit at all.
     pub fn has_unit(&self) -> bool {
-        !self.unit.is_empty() || !self.distro_unit.is_empty()
+        self.unit.is_some() || !self.distro_unit.is_empty()
     }
 }
 
 impl Partition {
     pub fn from_struct(fields: Vec<(String, RawValue)>, owner: &str) -> Result<Partition, FieldError> {
         let mut kw = Kwargs::new(format!("{owner}: partition()"), fields);
-        let label = kw.required_str("label")?;
-        kw.set_call(format!("{owner}: partition({label:?})"));
+        let label = kw.required_ident("label", NameKind::PartitionLabel)?;
+        kw.set_call(format!("{owner}: partition({:?})", label.as_str()));
         let kind = match kw.str("type")?.as_deref() {
             Some("vfat") => PartitionType::Vfat,
             Some("ext4") => PartitionType::Ext4,

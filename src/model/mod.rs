@@ -3,6 +3,7 @@
 //! Everything downstream (graph, build, audit) trusts these types and nothing else.
 
 pub mod fields;
+pub mod ident;
 pub mod location;
 pub mod machine;
 pub mod module;
@@ -12,6 +13,7 @@ pub mod step;
 pub mod unit;
 
 pub use fields::FieldError;
+pub use ident::{Ident, NameError, NameKind};
 pub use location::Location;
 pub use machine::{Kernel, Machine, Partition, PartitionType, QemuConfig};
 pub use module::{Feed, ModuleRef, ResolvedModule};

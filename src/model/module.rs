@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::fields::{FieldError, Kwargs};
+use super::ident::Ident;
 use super::location::Location;
 use super::raw::RawValue;
 
@@ -91,7 +92,7 @@ pub fn is_full_commit(s: &str) -> bool {
 /// A module after resolution: its name and the directory that holds its MODULE.star.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ResolvedModule {
-    pub name: String,
+    pub name: Ident,
     pub decl: ModuleRef,
     pub dir: PathBuf,
     /// 1-based priority among modules; the project root ranks above all of them.
@@ -105,8 +106,8 @@ pub struct ResolvedModule {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Feed {
     pub kind: String,
-    pub module: String,
-    pub name: String,
+    pub module: Ident,
+    pub name: Ident,
     pub fields: BTreeMap<String, serde_json::Value>,
     pub declared_at: Location,
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::fields::{FieldError, Kwargs};
+use super::ident::{Ident, NameKind};
 use super::location::Location;
 use super::machine::Machine;
 use super::module::{Feed, ModuleRef, ResolvedModule};
@@ -40,20 +41,20 @@ pub const LOCAL_FIELDS: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Defaults {
-    pub machine: String,
-    pub image: String,
-    pub distro: String,
+    pub machine: Option<Ident>,
+    pub image: Option<Ident>,
+    pub distro: Option<Ident>,
 }
 
 /// Developer-local settings from `local.star` (never committed in practice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct LocalOverrides {
-    pub machine: String,
-    pub image: String,
+    pub machine: Option<Ident>,
+    pub image: Option<Ident>,
     pub deploy_host: String,
     pub flash_device: String,
     pub query: String,
-    pub default_distro_override: String,
+    pub default_distro_override: Option<Ident>,
     pub qemu_memory: String,
     pub qemu_display: String,
     pub qemu_ports: Vec<String>,
@@ -74,13 +75,14 @@ pub struct ShadowEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ProjectDecl {
     pub name: String,
-    pub version: String,
+    pub version: Option<Ident>,
     pub description: String,
     pub defaults: Defaults,
     pub cache_path: String,
     pub modules: Vec<ModuleRef>,
     pub signing_key: String,
-    pub prefer_modules: BTreeMap<String, BTreeMap<String, String>>,
+    /// distro → unit → module (or `<module>.<feed>`).
+    pub prefer_modules: BTreeMap<Ident, BTreeMap<Ident, Ident>>,
     /// minisign public keys (base64 lines) trusted to sign modules.
     pub trusted_keys: Vec<String>,
 }
@@ -91,10 +93,11 @@ pub struct Project {
     pub root: PathBuf,
     pub decl: ProjectDecl,
     pub local: LocalOverrides,
-    /// The distro selected for this load (`local.star`/`--distro` override, else defaults).
+    /// The distro selected for this load (`local.star`/`--distro` override, else defaults);
+    /// empty when none is set (every unit is visible).
     pub distro: String,
     /// The machine selected for this load (`--machine`, `local.star`, else defaults).
-    pub machine: String,
+    pub machine: Option<Ident>,
     pub arch: String,
     pub modules: Vec<ResolvedModule>,
     pub machines: BTreeMap<String, Machine>,
@@ -113,16 +116,16 @@ pub struct Project {
 impl ProjectDecl {
     pub fn from_kwargs(items: Vec<(String, RawValue)>, at: &Location) -> Result<ProjectDecl, FieldError> {
         let mut kw = Kwargs::new("project()", items);
-        let name = kw.required_str("name")?;
+        let name = kw.required_ident("name", NameKind::Project)?.into_string();
         kw.set_call(format!("project({name:?})"));
         let defaults = match kw.strukt("defaults", "defaults")? {
             None => Defaults::default(),
             Some(fields) => {
                 let mut d = Kwargs::new("project(): defaults()", fields);
                 let out = Defaults {
-                    machine: d.str("machine")?.unwrap_or_default(),
-                    image: d.str("image")?.unwrap_or_default(),
-                    distro: d.str("distro")?.unwrap_or_default(),
+                    machine: d.ident("machine", NameKind::Machine)?,
+                    image: d.ident("image", NameKind::Unit)?,
+                    distro: d.ident("distro", NameKind::Distro)?,
                 };
                 d.deny_unknown(DEFAULTS_FIELDS)?;
                 out
@@ -152,18 +155,24 @@ impl ProjectDecl {
                 let (RawValue::Str(distro), RawValue::Dict(inner)) = (&dk, &dv) else {
                     return Err(kw.wrong("prefer_modules", EXPECTED, &dv));
                 };
+                let distro = kw.name(&format!("prefer_modules[{distro:?}]"), NameKind::Distro, distro)?;
                 let mut pins = BTreeMap::new();
                 for (uk, uv) in inner {
                     let (RawValue::Str(u), RawValue::Str(m)) = (uk, uv) else {
                         return Err(kw.wrong("prefer_modules", EXPECTED, uv));
                     };
-                    pins.insert(u.clone(), m.clone());
+                    let field = format!("prefer_modules[{:?}][{u:?}]", distro.as_str());
+                    let u = kw.name(&field, NameKind::Reference, u)?;
+                    if m.is_empty() {
+                        continue; // as in Go yoe: no pin
+                    }
+                    pins.insert(u, kw.name(&field, NameKind::Module, m)?);
                 }
-                prefer_modules.insert(distro.clone(), pins);
+                prefer_modules.insert(distro, pins);
             }
         }
         let decl = ProjectDecl {
-            version: kw.str("version")?.unwrap_or_default(),
+            version: kw.ident("version", NameKind::Version)?,
             description: kw.str("description")?.unwrap_or_default(),
             signing_key: kw.str("signing_key")?.unwrap_or_default(),
             trusted_keys: kw.str_list("trusted_keys")?,
@@ -193,12 +202,12 @@ impl LocalOverrides {
             return Err(kw.invalid("qemu_display", format!("must be \"on\", \"off\" or \"\", got {qemu_display:?}")));
         }
         let out = LocalOverrides {
-            machine: kw.str("machine")?.unwrap_or_default(),
-            image: kw.str("image")?.unwrap_or_default(),
+            machine: kw.ident("machine", NameKind::Machine)?,
+            image: kw.ident("image", NameKind::Unit)?,
             deploy_host: kw.str("deploy_host")?.unwrap_or_default(),
             flash_device: kw.str("flash_device")?.unwrap_or_default(),
             query: kw.str("query")?.unwrap_or_default(),
-            default_distro_override: kw.str("default_distro_override")?.unwrap_or_default(),
+            default_distro_override: kw.ident("default_distro_override", NameKind::Distro)?,
             qemu_memory: kw.str("qemu_memory")?.unwrap_or_default(),
             qemu_display,
             qemu_ports: kw.str_list("qemu_ports")?,
@@ -221,6 +230,11 @@ impl Project {
     }
 
     pub fn active_machine(&self) -> Option<&Machine> {
-        self.machines.get(&self.machine)
+        self.machines.get(self.machine.as_deref()?)
+    }
+
+    /// The version of `project()`, or `""`.
+    pub fn version_str(&self) -> &str {
+        self.decl.version.as_deref().unwrap_or("")
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::fields::{FieldError, Kwargs};
+use super::ident::{Ident, NameKind};
 use super::raw::RawValue;
 
 /// Index of a callable kept alive by the Starlark runtime of a loaded project.
@@ -57,7 +58,7 @@ pub enum Step {
 /// `task(name, run= | fn= | steps=, container=)`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Task {
-    pub name: String,
+    pub name: Ident,
     pub container: Option<String>,
     pub steps: Vec<Step>,
     /// Other task kwargs (e.g. `remove=True` read by class helpers), kept for hashing.
@@ -72,7 +73,7 @@ impl Task {
             _ => String::new(),
         };
         let mut kw = Kwargs::new(format!("{owner}: task({name:?})"), fields);
-        let name = kw.required_str("name")?;
+        let name = kw.required_ident("name", NameKind::Task)?;
         let container = kw.str_nonempty("container")?;
         let mut steps = Vec::new();
         if let Some(run) = kw.take("run") {

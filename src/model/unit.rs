@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::fields::{FieldError, Kwargs};
+use super::ident::{Ident, NameKind};
 use super::location::Location;
 use super::machine::Partition;
 use super::raw::RawValue;
@@ -58,14 +59,14 @@ pub enum ContainerArch {
 /// A validated unit. `class` is `unit`, `image`, `container`, or whatever `unit_class=` said.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Unit {
-    pub name: String,
-    pub class: String,
-    pub version: String,
+    pub name: Ident,
+    pub class: Ident,
+    pub version: Option<Ident>,
     pub release: i64,
     pub scope: Scope,
     pub description: String,
     pub license: String,
-    pub distro: String,
+    pub distro: Option<Ident>,
     pub source: String,
     pub mirrors: Vec<String>,
     pub sha256: String,
@@ -76,31 +77,31 @@ pub struct Unit {
     /// Full commit id for git sources (a yoe-rs field; Go yoe had no commit pin).
     pub commit: String,
     pub patches: Vec<String>,
-    pub deps: Vec<String>,
-    pub runtime_deps: Vec<String>,
-    pub distro_deps: BTreeMap<String, Vec<String>>,
-    pub distro_runtime_deps: BTreeMap<String, Vec<String>>,
+    pub deps: Vec<Ident>,
+    pub runtime_deps: Vec<Ident>,
+    pub distro_deps: BTreeMap<Ident, Vec<Ident>>,
+    pub distro_runtime_deps: BTreeMap<Ident, Vec<Ident>>,
     /// A unit name or virtual whose output is the root filesystem for this unit's steps.
     pub container: String,
     pub container_arch: Option<ContainerArch>,
     /// As declared; every step is sandboxed regardless (see docs/differences.md).
     pub sandbox: Option<bool>,
     pub shell: Shell,
-    pub provides: Vec<String>,
-    pub replaces: Vec<String>,
-    pub services: Vec<String>,
+    pub provides: Vec<Ident>,
+    pub replaces: Vec<Ident>,
+    pub services: Vec<Ident>,
     pub conffiles: Vec<String>,
     pub environment: BTreeMap<String, String>,
     pub cache_dirs: BTreeMap<String, String>,
-    pub artifacts: Vec<String>,
-    pub artifacts_explicit: Vec<String>,
-    pub exclude: Vec<String>,
+    pub artifacts: Vec<Ident>,
+    pub artifacts_explicit: Vec<Ident>,
+    pub exclude: Vec<Ident>,
     pub hostname: String,
     pub timezone: String,
     pub locale: String,
     pub partitions: Vec<Partition>,
-    pub unbuildable_machine: String,
-    pub machine_kernel_distros: Vec<String>,
+    pub unbuildable_machine: Option<Ident>,
+    pub machine_kernel_distros: Vec<Ident>,
     pub tasks: Vec<Task>,
     /// Every other kwarg: template context and cache-key input.
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -202,10 +203,13 @@ impl Unit {
         images: ContainerImages,
     ) -> Result<Unit, FieldError> {
         let mut kw = Kwargs::new(format!("{class}()"), items);
-        let name = kw.required_str("name")?;
-        let call = format!("{class}({name:?})");
+        let name = kw.required_ident("name", NameKind::Unit)?;
+        let call = format!("{class}({:?})", name.as_str());
         kw.set_call(call.clone());
-        let class = kw.str_nonempty("unit_class")?.unwrap_or_else(|| class.to_string());
+        let class = match kw.ident("unit_class", NameKind::Class)? {
+            Some(c) => c,
+            None => kw.name("unit_class", NameKind::Class, class)?,
+        };
         let scope = match kw.str("scope")?.as_deref() {
             None | Some("") | Some("arch") => Scope::Arch,
             Some("machine") => Scope::Machine,
@@ -218,9 +222,7 @@ impl Unit {
             }
         };
         let container = kw.str("container")?.unwrap_or_default();
-        if images == ContainerImages::Refuse {
-            check_container(&kw, "container", &container)?;
-        }
+        check_container(&kw, "container", &container, images)?;
         let container_arch = match kw.str("container_arch")?.as_deref() {
             None | Some("") => None,
             Some("target") => Some(ContainerArch::Target),
@@ -253,19 +255,35 @@ impl Unit {
             .map(|f| Task::from_struct(f, &call))
             .collect::<Result<_, _>>()?;
         for t in &tasks {
-            if let Some(c) = &t.container
-                && images == ContainerImages::Refuse
-            {
-                check_container(&kw, &format!("tasks[{:?}].container", t.name), c)?;
+            if let Some(c) = &t.container {
+                check_container(&kw, &format!("tasks[{:?}].container", t.name.as_str()), c, images)?;
             }
         }
+        let hostname = kw.str("hostname")?.unwrap_or_default();
+        if !hostname.is_empty() && !is_hostname(&hostname) {
+            return Err(kw.invalid(
+                "hostname",
+                format!(
+                    "must be a host name (labels of ASCII letters, digits and `-`, separated by `.`, at most 253 bytes), got {hostname:?}"
+                ),
+            ));
+        }
+        let timezone = kw.str("timezone")?.unwrap_or_default();
+        if !timezone.is_empty() && !is_timezone(&timezone) {
+            return Err(kw.invalid(
+                "timezone",
+                format!(
+                    "must be a tz database name like \"Europe/Berlin\" (names of ASCII letters, digits and `_+-` separated by `/`), got {timezone:?}"
+                ),
+            ));
+        }
         let unit = Unit {
-            version: kw.str("version")?.unwrap_or_default(),
+            version: kw.ident("version", NameKind::Version)?,
             release: kw.int("release")?.unwrap_or(0),
             scope,
             description: kw.str("description")?.unwrap_or_default(),
             license: kw.str("license")?.unwrap_or_default(),
-            distro: kw.str("distro")?.unwrap_or_default(),
+            distro: kw.ident("distro", NameKind::Distro)?,
             source: kw.str("source")?.unwrap_or_default(),
             mirrors: kw.str_list("mirrors")?,
             sha256: kw.str("sha256")?.unwrap_or_default(),
@@ -275,29 +293,29 @@ impl Unit {
             branch: kw.str("branch")?.unwrap_or_default(),
             commit,
             patches: kw.str_list("patches")?,
-            deps: kw.str_list("deps")?,
-            runtime_deps: kw.str_list("runtime_deps")?,
-            distro_deps: kw.str_list_map("distro_deps")?,
-            distro_runtime_deps: kw.str_list_map("distro_runtime_deps")?,
+            deps: kw.ident_list("deps", NameKind::Reference)?,
+            runtime_deps: kw.ident_list("runtime_deps", NameKind::Reference)?,
+            distro_deps: kw.ident_list_map("distro_deps", NameKind::Distro, NameKind::Reference)?,
+            distro_runtime_deps: kw.ident_list_map("distro_runtime_deps", NameKind::Distro, NameKind::Reference)?,
             container,
             container_arch,
             sandbox: kw.bool("sandbox")?,
             shell,
-            provides: kw.str_list("provides")?,
-            replaces: kw.str_list("replaces")?,
-            services: kw.str_list("services")?,
+            provides: kw.ident_list("provides", NameKind::Reference)?,
+            replaces: kw.ident_list("replaces", NameKind::Reference)?,
+            services: kw.ident_list("services", NameKind::Service)?,
             conffiles: kw.str_list("conffiles")?,
             environment: kw.str_map("environment")?,
             cache_dirs: kw.str_map("cache_dirs")?,
-            artifacts: kw.str_list("artifacts")?,
-            artifacts_explicit: kw.str_list("artifacts_explicit")?,
-            exclude: kw.str_list("exclude")?,
-            hostname: kw.str("hostname")?.unwrap_or_default(),
-            timezone: kw.str("timezone")?.unwrap_or_default(),
-            locale: kw.str("locale")?.unwrap_or_default(),
+            artifacts: kw.ident_list("artifacts", NameKind::Reference)?,
+            artifacts_explicit: kw.ident_list("artifacts_explicit", NameKind::Reference)?,
+            exclude: kw.ident_list("exclude", NameKind::Reference)?,
+            hostname,
+            timezone,
+            locale: kw.ident("locale", NameKind::Locale)?.map(Ident::into_string).unwrap_or_default(),
             partitions,
-            unbuildable_machine: kw.str("unbuildable_machine")?.unwrap_or_default(),
-            machine_kernel_distros: kw.str_list("machine_kernel_distros")?,
+            unbuildable_machine: kw.ident("unbuildable_machine", NameKind::Machine)?,
+            machine_kernel_distros: kw.ident_list("machine_kernel_distros", NameKind::Distro)?,
             tasks,
             extra: BTreeMap::new(),
             name,
@@ -313,7 +331,7 @@ impl Unit {
     }
 
     /// Build dependencies for a distro: `deps` plus `distro_deps[distro]`.
-    pub fn deps_for(&self, distro: &str) -> Vec<String> {
+    pub fn deps_for(&self, distro: &str) -> Vec<Ident> {
         let mut d = self.deps.clone();
         if let Some(extra) = self.distro_deps.get(distro) {
             d.extend(extra.iter().cloned());
@@ -322,7 +340,7 @@ impl Unit {
     }
 
     /// Runtime dependencies for a distro: `runtime_deps` plus `distro_runtime_deps[distro]`.
-    pub fn runtime_deps_for(&self, distro: &str) -> Vec<String> {
+    pub fn runtime_deps_for(&self, distro: &str) -> Vec<Ident> {
         let mut d = self.runtime_deps.clone();
         if let Some(extra) = self.distro_runtime_deps.get(distro) {
             d.extend(extra.iter().cloned());
@@ -332,23 +350,35 @@ impl Unit {
 
     /// Whether a unit with this distro tag is visible to a build for `distro`.
     pub fn visible_to(&self, distro: &str) -> bool {
-        distro.is_empty() || self.distro.is_empty() || self.distro == distro
+        distro.is_empty() || self.distro.as_ref().is_none_or(|d| d == distro)
+    }
+
+    /// The distro tag, or `""` when the unit has none.
+    pub fn distro_str(&self) -> &str {
+        self.distro.as_deref().unwrap_or("")
+    }
+
+    /// The version, or `""` when the unit has none.
+    pub fn version_str(&self) -> &str {
+        self.version.as_deref().unwrap_or("")
     }
 
     pub fn is_image(&self) -> bool {
         self.class == "image"
     }
-
-    /// `<name>.<scope>` directory name under `build/`.
-    pub fn build_dir_name(&self) -> String {
-        format!("{}.{}", self.name, self.scope.as_str())
-    }
 }
 
 /// A `container=` naming an external registry image (has `:` or `/`) cannot be honoured:
-/// yoe runs no Docker. Toolchains are units whose output is a root filesystem.
-fn check_container(kw: &Kwargs, field: &str, value: &str) -> Result<(), FieldError> {
+/// yoe runs no Docker. Toolchains are units whose output is a root filesystem, so any
+/// other value must be a unit name. `Keep` (audit only) lets an external image through.
+fn check_container(kw: &Kwargs, field: &str, value: &str, images: ContainerImages) -> Result<(), FieldError> {
+    if value.is_empty() {
+        return Ok(());
+    }
     if is_external_image(value) {
+        if images == ContainerImages::Keep {
+            return Ok(());
+        }
         return Err(kw.invalid(
             field,
             format!(
@@ -357,7 +387,25 @@ fn check_container(kw: &Kwargs, field: &str, value: &str) -> Result<(), FieldErr
             ),
         ));
     }
-    Ok(())
+    kw.name(field, NameKind::Reference, value).map(|_| ())
+}
+
+/// A host name: dot-separated labels of ASCII letters, digits and `-` (not at either end
+/// of a label), at most 253 bytes (RFC 1123).
+pub fn is_hostname(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// A tz database name (`UTC`, `Europe/Berlin`, `Etc/GMT+1`): `/`-separated identifiers.
+pub fn is_timezone(s: &str) -> bool {
+    s.len() <= 128 && s.split('/').all(|p| super::ident::is_ident(p) && !p.contains(".."))
 }
 
 /// Convert leftover kwargs to `extra`: only None, bool, string, int, float, list and

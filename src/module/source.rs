@@ -311,7 +311,7 @@ impl ModuleSource for Resolver<'_> {
         let mut found = self.found.borrow_mut();
         for r in modules.iter().filter(|r| r.decl.local.is_empty()) {
             if let Some((e, _, _)) = found.iter_mut().find(|(e, _, _)| e.is(&r.decl.url, &r.decl.path)) {
-                e.name = r.name.clone();
+                e.name = r.name.to_string();
                 e.transitive = r.transitive;
             }
         }

@@ -53,30 +53,30 @@ pub fn pin_of(unit: &Unit, allow_unpinned: bool) -> Result<Option<Pin>, PinError
     }
     if is_git_url(url) {
         if !is_full_commit(&unit.commit) {
-            return Err(PinError::MissingCommit { unit: unit.name.clone(), url: url.to_string() });
+            return Err(PinError::MissingCommit { unit: unit.name.to_string(), url: url.to_string() });
         }
         if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with("file://")) {
-            return Err(PinError::Scheme { unit: unit.name.clone(), url: url.to_string() });
+            return Err(PinError::Scheme { unit: unit.name.to_string(), url: url.to_string() });
         }
         return Ok(Some(Pin::Git { url: url.to_string(), commit: unit.commit.clone() }));
     }
     if !is_fetchable(url) {
-        return Err(PinError::Scheme { unit: unit.name.clone(), url: url.to_string() });
+        return Err(PinError::Scheme { unit: unit.name.to_string(), url: url.to_string() });
     }
     for m in &unit.mirrors {
         if !is_fetchable(m) {
-            return Err(PinError::Mirror { unit: unit.name.clone(), url: m.clone() });
+            return Err(PinError::Mirror { unit: unit.name.to_string(), url: m.clone() });
         }
     }
     let sha256 = if unit.sha256.is_empty() {
         if !allow_unpinned {
-            return Err(PinError::MissingSha256 { unit: unit.name.clone(), url: url.to_string() });
+            return Err(PinError::MissingSha256 { unit: unit.name.to_string(), url: url.to_string() });
         }
         None
     } else if unit.sha256.len() == 64 && unit.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         Some(unit.sha256.clone())
     } else {
-        return Err(PinError::BadSha256 { unit: unit.name.clone(), got: unit.sha256.clone() });
+        return Err(PinError::BadSha256 { unit: unit.name.to_string(), got: unit.sha256.clone() });
     };
     let mut urls = vec![url.to_string()];
     urls.extend(unit.mirrors.iter().cloned());

@@ -84,7 +84,9 @@ impl Sources {
                             "{}: the cached source object {sha} hashed to {actual}; it was removed and is fetched again",
                             unit.name
                         )),
-                        Err(e) => return Err(SourceError::Store { unit: unit.name.clone(), message: e.to_string() }),
+                        Err(e) => {
+                            return Err(SourceError::Store { unit: unit.name.to_string(), message: e.to_string() });
+                        }
                     }
                 }
                 let mut attempts = Vec::new();
@@ -106,7 +108,7 @@ impl Sources {
                     }
                 }
                 Err(SourceError::Fetch {
-                    unit: unit.name.clone(),
+                    unit: unit.name.to_string(),
                     sha256: sha256.unwrap_or_else(|| "(unpinned)".into()),
                     attempts,
                 })
@@ -134,7 +136,7 @@ impl Sources {
     /// repository must live in the project, like a `file://` archive.
     fn git_pin(&self, unit: &Unit, url: &str, commit: &str) -> Result<(ModuleStore, ModulePin), SourceError> {
         let pin = ModulePin {
-            name: unit.name.clone(),
+            name: unit.name.to_string(),
             url: url.to_string(),
             git_ref: if unit.tag.is_empty() { unit.branch.clone() } else { unit.tag.clone() },
             commit: commit.to_string(),
@@ -200,7 +202,7 @@ impl Sources {
     pub fn prepare(&self, unit: &Unit, src: &Path, notify: Notify) -> Result<bool, SourceError> {
         if let Some(Pin::Git { url, commit }) = pin_of(unit, self.allow_unpinned)? {
             std::fs::create_dir_all(src).map_err(|e| SourceError::Store {
-                unit: unit.name.clone(),
+                unit: unit.name.to_string(),
                 message: format!("{}: {e}", src.display()),
             })?;
             self.checkout_git(unit, &url, &commit, src, notify)?;
@@ -212,7 +214,7 @@ impl Sources {
         let opts = yoe_extract::ExtractOptions::default().name_hint(std::ffi::OsStr::new(&name));
         let _ = std::fs::remove_dir(src);
         yoe_extract::extract(&f.object, src, &opts).map_err(|source| SourceError::Extract {
-            unit: unit.name.clone(),
+            unit: unit.name.to_string(),
             url: unit.source.clone(),
             object: f.object.clone(),
             source: Box::new(source),
@@ -227,7 +229,7 @@ fn lexically_inside(path: &Path, root: &Path) -> bool {
 }
 
 fn git_message(unit: &Unit, pin: &ModulePin, message: String) -> SourceError {
-    SourceError::Git { unit: unit.name.clone(), url: pin.url.clone(), commit: pin.commit.clone(), message }
+    SourceError::Git { unit: unit.name.to_string(), url: pin.url.clone(), commit: pin.commit.clone(), message }
 }
 
 /// The module store's error, without its "module" framing.

@@ -22,7 +22,7 @@ use crate::model::fields::Kwargs;
 use crate::model::machine::{Kernel, Partition, QemuConfig};
 use crate::model::project::{CACHE_FIELDS, DEFAULTS_FIELDS, LocalOverrides, ProjectDecl};
 use crate::model::unit::{ContainerImages, is_external_image};
-use crate::model::{Feed, FieldError, InstallKind, InstallStep, Machine, ModuleRef, RawValue, Unit};
+use crate::model::{Feed, FieldError, Ident, InstallKind, InstallStep, Machine, ModuleRef, NameKind, RawValue, Unit};
 
 fn engine<'a>(eval: &'a Evaluator, name: &str) -> anyhow::Result<&'a Engine> {
     Engine::from_eval(eval).ok_or_else(|| anyhow!("{name}() can only be called while a project is loading"))
@@ -100,7 +100,7 @@ pub fn module_globals(builder: &mut GlobalsBuilder) {
         let at = e.site(eval).defined_at;
         let mut kw = Kwargs::new("module_info()", plain_kwargs(&kwargs));
         let info = ModuleInfo {
-            name: kw.required_str("name").map_err(|x| anyhow!("{x}"))?,
+            name: kw.required_ident("name", NameKind::Module).map_err(|x| anyhow!("{x}"))?,
             description: kw.str("description").map_err(|x| anyhow!("{x}"))?.unwrap_or_default(),
             deps: kw
                 .struct_list("deps", "module")
@@ -187,7 +187,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
         let m =
             Machine::from_kwargs(plain_kwargs(&kwargs), &site.module, site.defined_at).map_err(|x| anyhow!("{x}"))?;
         let mut st = e.state.borrow_mut();
-        if let Some(existing) = st.machines.get(&m.name) {
+        if let Some(existing) = st.machines.get(m.name.as_str()) {
             let existing_prio = if existing.module.is_empty() { i32::MAX } else { 0 };
             let new_prio = if m.module.is_empty() { i32::MAX } else { 0 };
             if existing.module == m.module {
@@ -202,7 +202,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
                 return Ok(NoneType);
             }
         }
-        st.machines.insert(m.name.clone(), m);
+        st.machines.insert(m.name.to_string(), m);
         Ok(NoneType)
     }
 
@@ -441,11 +441,11 @@ fn feed<'v>(
     }
     let at = e.site(eval).defined_at;
     let mut kw = Kwargs::new(format!("{kind}()"), plain_kwargs(&kwargs));
-    let name = kw.required_str("name").map_err(|x| anyhow!("{x}"))?;
-    let fields =
-        crate::model::unit::extra_values(&format!("{kind}({name:?})"), kw.into_rest()).map_err(|x| anyhow!("{x}"))?;
+    let name = kw.required_ident("name", NameKind::Feed).map_err(|x| anyhow!("{x}"))?;
+    let fields = crate::model::unit::extra_values(&format!("{kind}({:?})", name.as_str()), kw.into_rest())
+        .map_err(|x| anyhow!("{x}"))?;
     let mut st = e.state.borrow_mut();
-    let module = st.module.clone();
+    let module = Ident::new(NameKind::Module, &st.module).map_err(|x| anyhow!("{kind}(): {x}"))?;
     st.feeds.push(Feed { kind: kind.to_string(), module, name, fields, declared_at: at });
     Ok(NoneType)
 }

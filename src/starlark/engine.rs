@@ -44,9 +44,9 @@ impl Phase {
 }
 
 /// What a MODULE.star said about itself.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ModuleInfo {
-    pub name: String,
+    pub name: crate::model::Ident,
     pub description: String,
     pub deps: Vec<ModuleRef>,
 }
@@ -154,10 +154,10 @@ impl Engine {
     /// priorities shadow (highest wins); two different non-empty distro tags coexist.
     pub fn register_unit(&self, unit: Unit) -> Result<(), String> {
         let mut st = self.state.borrow_mut();
-        let name = unit.name.clone();
+        let name = unit.name.to_string();
         let mut cross_distro = false;
         if let Some(existing) = st.flat.get(&name) {
-            cross_distro = !unit.distro.is_empty() && !existing.distro.is_empty() && unit.distro != existing.distro;
+            cross_distro = unit.distro.is_some() && existing.distro.is_some() && unit.distro != existing.distro;
             if !cross_distro {
                 if existing.priority == unit.priority {
                     return Err(format!(
@@ -204,20 +204,20 @@ impl Engine {
                 None => format!("unresolved name {raw:?} (not in any module, no provider, or filtered by distro={distro:?})"),
                 Some(p) => format!("unresolved name {raw:?} (runtime dep of {p:?}; not in any module, no provider, or filtered by distro={distro:?})"),
             })?;
-            if deps.contains_key(&u.name) {
+            if deps.contains_key(u.name.as_str()) {
                 continue;
             }
-            let mut resolved = Vec::new();
+            let mut resolved: Vec<String> = Vec::new();
             for d in u.runtime_deps_for(distro) {
                 let du = lookup(&st, &d, distro).ok_or_else(|| {
                     format!("unresolved name {d:?} (runtime dep of {:?}; not in any module, no provider, or filtered by distro={distro:?})", u.name)
                 })?;
-                resolved.push(du.name.clone());
+                resolved.push(du.name.to_string());
             }
             for r in &resolved {
-                queue.push_back((r.clone(), Some(u.name.clone())));
+                queue.push_back((r.clone(), Some(u.name.to_string())));
             }
-            deps.insert(u.name.clone(), resolved);
+            deps.insert(u.name.to_string(), resolved);
         }
         Ok(crate::graph::topo_layers(&deps))
     }

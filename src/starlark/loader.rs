@@ -21,7 +21,7 @@ use super::syntax::{Literal, ParsedFile};
 use super::values::Ctx;
 use super::{AuditLoad, LoadError, Loaded, Refusal};
 use crate::model::project::{Project, ProjectDecl};
-use crate::model::{Location, ResolvedModule};
+use crate::model::{Ident, Location, NameKind, ResolvedModule};
 
 /// Sends Starlark `print()` to the log (stderr), never to stdout.
 pub struct LogPrint;
@@ -139,7 +139,7 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
         let r = check_no_commands(&m.dir);
         l.soft(r)?;
     }
-    engine.state.borrow_mut().roots.modules = modules.iter().map(|m| (m.name.clone(), m.dir.clone())).collect();
+    engine.state.borrow_mut().roots.modules = modules.iter().map(|m| (m.name.to_string(), m.dir.clone())).collect();
     let project_priority = modules.len() as i32 + 1;
 
     // 4. machines/
@@ -147,39 +147,43 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
 
     // 5. machine, distro and ctx
     let machines = engine.state.borrow().machines.clone();
-    let machine = opts
-        .machine
-        .clone()
-        .or_else(|| Some(local.machine.clone()).filter(|m| !m.is_empty()))
-        .unwrap_or_else(|| decl.defaults.machine.clone());
-    if (opts.machine.is_some() || !local.machine.is_empty()) && !machines.contains_key(&machine) {
+    let cli_machine = opts.machine.as_deref().map(|m| cli_name(NameKind::Machine, "--machine", m)).transpose()?;
+    let cli_distro = opts.distro.as_deref().map(|d| cli_name(NameKind::Distro, "--distro", d)).transpose()?;
+    let chosen = cli_machine.clone().or_else(|| local.machine.clone());
+    let machine = chosen.clone().or_else(|| decl.defaults.machine.clone());
+    if let Some(m) = chosen.as_ref().filter(|m| !machines.contains_key(m.as_str())) {
         let e = LoadError::Invalid(format!(
-            "machine {machine:?} not found (known: {})",
+            "machine {:?} not found (known: {})",
+            m.as_str(),
             machines.keys().cloned().collect::<Vec<_>>().join(", ")
         ));
         l.soft(Err(e))?;
     }
-    let active = machines.get(&machine).cloned();
-    let distro_override = opts.distro.clone().unwrap_or_else(|| local.default_distro_override.clone());
-    let distro = if distro_override.is_empty() { decl.defaults.distro.clone() } else { distro_override.clone() };
+    let active = machine.as_ref().and_then(|m| machines.get(m.as_str())).cloned();
+    let distro_override = cli_distro.or_else(|| local.default_distro_override.clone());
+    let distro = distro_override.clone().or_else(|| decl.defaults.distro.clone());
+    let distro = distro.map(Ident::into_string).unwrap_or_default();
     {
         let mut c = engine.ctx.lock().unwrap_or_else(|e| e.into_inner());
         c.arch = active.as_ref().map(|m| m.arch.clone()).unwrap_or_else(|| "x86_64".into());
-        c.machine = machine.clone();
-        c.project_version = decl.version.clone();
-        c.default_distro = decl.defaults.distro.clone();
-        c.default_distro_override = distro_override.clone();
+        c.machine = machine.as_ref().map(Ident::to_string).unwrap_or_default();
+        c.project_version = decl.version.as_ref().map(Ident::to_string).unwrap_or_default();
+        c.default_distro = decl.defaults.distro.as_ref().map(Ident::to_string).unwrap_or_default();
+        c.default_distro_override = distro_override.as_ref().map(Ident::to_string).unwrap_or_default();
         c.machine_config = active.clone();
         if let Some(k) = active.as_ref().and_then(|m| m.kernel.as_ref())
-            && !k.provides.is_empty()
-            && !k.unit.is_empty()
+            && let (Some(provides), Some(unit)) = (&k.provides, &k.unit)
         {
-            c.provides.insert(k.provides.clone(), k.unit.clone());
+            c.provides.insert(provides.to_string(), unit.to_string());
         }
         let mut st = engine.state.borrow_mut();
         st.provides = c.provides.clone();
         st.distro = distro.clone();
-        st.prefer_modules = decl.prefer_modules.clone();
+        st.prefer_modules = decl
+            .prefer_modules
+            .iter()
+            .map(|(d, pins)| (d.to_string(), pins.iter().map(|(u, m)| (u.to_string(), m.to_string())).collect()))
+            .collect();
     }
 
     // 6. MODULE.star of each module
@@ -602,15 +606,15 @@ fn provides_table(engine: &Engine) -> Result<BTreeMap<String, String>, LoadError
     let mut table = st.provides.clone();
     for (name, u) in &st.flat {
         for virt in u.provides.iter().filter(|v| !v.is_empty()) {
-            let Some(existing_name) = table.get(virt).cloned() else {
-                table.insert(virt.clone(), name.clone());
+            let Some(existing_name) = table.get(virt.as_str()).cloned() else {
+                table.insert(virt.to_string(), name.clone());
                 continue;
             };
             let Some(existing) = st.flat.get(&existing_name) else {
-                table.insert(virt.clone(), name.clone()); // a machine kernel seed: units win
+                table.insert(virt.to_string(), name.clone()); // a machine kernel seed: units win
                 continue;
             };
-            if !u.distro.is_empty() && !existing.distro.is_empty() && u.distro != existing.distro {
+            if u.distro.is_some() && existing.distro.is_some() && u.distro != existing.distro {
                 continue;
             }
             if existing.priority == u.priority && existing.name != u.name {
@@ -626,7 +630,7 @@ fn provides_table(engine: &Engine) -> Result<BTreeMap<String, String>, LoadError
                 )));
             }
             if u.priority > existing.priority {
-                table.insert(virt.clone(), name.clone());
+                table.insert(virt.to_string(), name.clone());
             }
         }
     }
@@ -634,15 +638,17 @@ fn provides_table(engine: &Engine) -> Result<BTreeMap<String, String>, LoadError
 }
 
 fn check_prefer_modules(
-    prefer: &BTreeMap<String, BTreeMap<String, String>>,
+    prefer: &BTreeMap<Ident, BTreeMap<Ident, Ident>>,
     modules: &[ResolvedModule],
     feeds: &[crate::model::Feed],
 ) -> Result<(), LoadError> {
-    let mut known: Vec<String> = modules.iter().map(|m| m.name.clone()).collect();
+    let mut known: Vec<String> = modules.iter().map(|m| m.name.to_string()).collect();
     known.extend(feeds.iter().map(|f| format!("{}.{}", f.module, f.name)));
     for (distro, pins) in prefer {
+        let (distro, pins) = (distro.as_str(), pins);
         for (unit, module) in pins {
-            if module.is_empty() || known.contains(module) {
+            let (unit, module) = (unit.as_str(), module.as_str());
+            if known.iter().any(|k| k == module) {
                 continue;
             }
             let refs: Vec<&str> = known.iter().map(String::as_str).collect();
@@ -656,6 +662,11 @@ fn check_prefer_modules(
         }
     }
     Ok(())
+}
+
+/// A name given on the command line, checked like the names in `.star` files.
+fn cli_name(kind: NameKind, flag: &str, value: &str) -> Result<Ident, LoadError> {
+    Ident::new(kind, value).map_err(|e| LoadError::Invalid(format!("{flag}: {e}")))
 }
 
 fn rel(p: &Path, root: &Path) -> String {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::engine::ModuleInfo;
 use super::labels::resolve_within;
 use crate::model::project::ProjectDecl;
-use crate::model::{ModuleRef, ResolvedModule};
+use crate::model::{Ident, ModuleRef, NameKind, ResolvedModule};
 
 /// Provides the checkout directory of a remote (non-`local=`) module.
 pub trait ModuleSource {
@@ -150,18 +150,17 @@ pub fn resolve_skipping(
             }
         }
     }
-    let names: Vec<String> = entries.iter().map(|e| module_name(&e.decl, e.info.as_ref())).collect();
+    let names: Vec<Ident> = entries.iter().map(|e| module_name(&e.decl, e.info.as_ref())).collect::<Result<_, _>>()?;
     let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (from, to) in edges {
-        graph.entry(names[from].clone()).or_default().push(names[to].clone());
+        graph.entry(names[from].to_string()).or_default().push(names[to].to_string());
     }
     if let Some(cycle) = find_cycle(&graph) {
         return Err(format!("module dependency cycle: {}", cycle.join(" → ")));
     }
-    let mut seen_names: HashMap<String, PathBuf> = HashMap::new();
+    let mut seen_names: HashMap<Ident, PathBuf> = HashMap::new();
     let mut out = Vec::new();
-    for (i, e) in entries.into_iter().enumerate() {
-        let name = module_name(&e.decl, e.info.as_ref());
+    for (i, (e, name)) in entries.into_iter().zip(names).enumerate() {
         if let Some(prev) = seen_names.insert(name.clone(), e.dir.clone()) {
             return Err(format!(
                 "two modules are both named {name:?} ({} and {}); module names must be unique",
@@ -181,8 +180,20 @@ pub fn resolve_skipping(
     Ok(out)
 }
 
-fn module_name(decl: &ModuleRef, info: Option<&ModuleInfo>) -> String {
-    info.map(|i| i.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| decl.basename())
+/// `module_info(name=)` (already an identifier), else the basename of the declaration,
+/// which must be one too: it names the module in `@name//` labels and messages.
+fn module_name(decl: &ModuleRef, info: Option<&ModuleInfo>) -> Result<Ident, String> {
+    if let Some(i) = info {
+        return Ok(i.name.clone());
+    }
+    let base = decl.basename();
+    Ident::new(NameKind::Module, &base).map_err(|e| {
+        let at = decl.declared_at.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+        format!(
+            "{at}module {}: its name comes from the last component of its path or URL, and {e}; give the module a valid `module_info(name=...)`",
+            decl.describe()
+        )
+    })
 }
 
 /// The directory holding a module's MODULE.star, contained as the design requires.

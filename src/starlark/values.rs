@@ -8,7 +8,7 @@ use ::starlark::values::structs::AllocStruct;
 use ::starlark::values::{Heap, StarlarkValue, Value, starlark_value};
 
 pub use super::marker::{Ctx, InstallStepValue};
-use crate::model::{InstallKind, Machine, Partition};
+use crate::model::{Ident, InstallKind, Machine, Partition};
 
 /// What `ctx` shows. Shared and updated by the loader between phases, so a class function
 /// that reads `ctx.provides` at call time sees the table as it is then (as in Go yoe).
@@ -65,18 +65,17 @@ fn machine_config<'v>(m: &Machine, heap: Heap<'v>) -> Value<'v> {
     let mut fields: Vec<(&str, Value<'v>)> = vec![
         ("name", heap.alloc(m.name.as_str())),
         ("arch", heap.alloc(m.arch.as_str())),
-        ("packages", heap.alloc(AllocList(m.packages.iter().map(String::as_str)))),
+        ("packages", heap.alloc(AllocList(m.packages.iter().map(Ident::as_str)))),
         ("partitions", heap.alloc(AllocList(m.partitions.iter().map(|p| partition_value(p, heap))))),
     ];
     if !m.distro_packages.is_empty() {
-        let d =
-            m.distro_packages.iter().map(|(k, v)| (k.as_str(), heap.alloc(AllocList(v.iter().map(String::as_str)))));
+        let d = m.distro_packages.iter().map(|(k, v)| (k.as_str(), heap.alloc(AllocList(v.iter().map(Ident::as_str)))));
         fields.push(("distro_packages", heap.alloc(AllocDict(d))));
     }
     if let Some(k) = &m.kernel {
         let mut kf: Vec<(&str, Value<'v>)> = vec![
-            ("unit", heap.alloc(k.unit.as_str())),
-            ("provides", heap.alloc(k.provides.as_str())),
+            ("unit", heap.alloc(k.unit.as_deref().unwrap_or(""))),
+            ("provides", heap.alloc(k.provides.as_deref().unwrap_or(""))),
             ("defconfig", heap.alloc(k.defconfig.as_str())),
             ("cmdline", heap.alloc(k.cmdline.as_str())),
         ];

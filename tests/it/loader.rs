@@ -12,7 +12,7 @@ fn minimal_project() {
     let f = Fixture::new(&[("PROJECT.star", "project(name = \"minimal\", version = \"0.0.1\")\n")]);
     let l = f.load_ok();
     assert_eq!(l.project.decl.name, "minimal");
-    assert_eq!(l.project.decl.version, "0.0.1");
+    assert_eq!(l.project.version_str(), "0.0.1");
     assert!(l.project.units.is_empty());
     assert_eq!(l.project.arch, "x86_64", "default arch without a machine, as in Go yoe");
 }
@@ -175,7 +175,7 @@ fn name_shadowing_later_module_wins() {
         None,
     );
     let p = f.load_ok().project;
-    assert_eq!(p.units["musl"].version, "2.0.0-override");
+    assert_eq!(p.units["musl"].version_str(), "2.0.0-override");
     assert_eq!(p.units["musl"].module, "override");
     assert_eq!(p.shadows.len(), 1);
     assert_eq!(p.shadows[0].loser_module, "base");
@@ -189,7 +189,7 @@ fn project_units_shadow_module_units() {
         Some("unit(name = \"musl\", version = \"3.0.0-project\")\n"),
     );
     let p = f.load_ok().project;
-    assert_eq!(p.units["musl"].version, "3.0.0-project");
+    assert_eq!(p.units["musl"].version_str(), "3.0.0-project");
     assert_eq!(p.units["musl"].module, "");
 }
 
@@ -251,7 +251,7 @@ fn load_cache_evaluates_a_file_once() {
         ("units/0first.star", "load(\"a.star\", \"VERSION\")\nunit(name = \"early\", version = VERSION)\n"),
     ]);
     let p = f.load_ok().project;
-    assert_eq!(p.units["early"].version, "9");
+    assert_eq!(p.units["early"].version_str(), "9");
     assert!(p.units.contains_key("late"));
 }
 
@@ -307,7 +307,7 @@ fn ctx_is_live_for_class_functions() {
     ]);
     let l = f.load_ok();
     let u = &l.project.units["my-image"];
-    assert_eq!(u.version, "0.3.0");
+    assert_eq!(u.version_str(), "0.3.0");
     assert_eq!(u.artifacts, ["board-fw", "musl", "musl-provider", "busybox"]);
     assert_eq!(u.partitions[0].label, "rootfs");
 
@@ -376,7 +376,7 @@ fn feeds_and_local_star_are_recorded() {
         ),
     ]);
     let p = f.load_ok().project;
-    assert_eq!(p.machine, "b");
+    assert_eq!(p.machine.as_deref(), Some("b"));
     assert_eq!(p.arch, "arm64");
     assert_eq!(p.distro, "debian");
     assert_eq!(p.local.parallel_builds, Some(3));
