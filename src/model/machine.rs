@@ -88,7 +88,7 @@ impl Machine {
         }
         let description = kw.str("description")?.unwrap_or_default();
         let kernel = match kw.strukt("kernel", "kernel")? {
-            Some(fields) => Some(Kernel::from_struct(fields, &name)?),
+            Some(fields) => Some(Kernel::from_struct(fields, kw.call())?),
             None => None,
         };
         let packages = kw.ident_list("packages", NameKind::Reference)?;
@@ -99,7 +99,7 @@ impl Machine {
             .map(|f| Partition::from_struct(f, kw.call()))
             .collect::<Result<_, _>>()?;
         let qemu = match kw.strukt("qemu", "qemu_config")? {
-            Some(fields) => Some(QemuConfig::from_struct(fields, &name)?),
+            Some(fields) => Some(QemuConfig::from_struct(fields, kw.call())?),
             None => None,
         };
         kw.deny_unknown(MACHINE_FIELDS)?;
@@ -119,8 +119,9 @@ impl Machine {
 }
 
 impl Kernel {
-    pub fn from_struct(fields: Vec<(String, RawValue)>, machine: &str) -> Result<Kernel, FieldError> {
-        let mut kw = Kwargs::new(format!("machine({machine:?}): kernel()"), fields);
+    /// Validate `kernel(...)`; `owner` is the call it appears in (`machine("m")`), or `""`.
+    pub fn from_struct(fields: Vec<(String, RawValue)>, owner: &str) -> Result<Kernel, FieldError> {
+        let mut kw = Kwargs::new(within(owner, "kernel()"), fields);
         let mut distro_unit = BTreeMap::new();
         for (d, u) in kw.str_map("distro_unit")? {
             let d = kw.name(&format!("distro_unit[{d:?}]"), NameKind::Distro, &d)?;
@@ -148,10 +149,11 @@ impl Kernel {
 }
 
 impl Partition {
+    /// Validate `partition(...)`; `owner` is the call it appears in, or `""`.
     pub fn from_struct(fields: Vec<(String, RawValue)>, owner: &str) -> Result<Partition, FieldError> {
-        let mut kw = Kwargs::new(format!("{owner}: partition()"), fields);
+        let mut kw = Kwargs::new(within(owner, "partition()"), fields);
         let label = kw.required_ident("label", NameKind::PartitionLabel)?;
-        kw.set_call(format!("{owner}: partition({:?})", label.as_str()));
+        kw.set_call(within(owner, &format!("partition({:?})", label.as_str())));
         let kind = match kw.str("type")?.as_deref() {
             Some("vfat") => PartitionType::Vfat,
             Some("ext4") => PartitionType::Ext4,
@@ -186,6 +188,11 @@ impl Partition {
     }
 }
 
+/// `owner: call`, or `call` alone when there is no owner.
+fn within(owner: &str, call: &str) -> String {
+    if owner.is_empty() { call.to_string() } else { format!("{owner}: {call}") }
+}
+
 /// Parse `64M`, `1G`, `fill` or a bare MiB number. `Some(None)` means "fill".
 pub fn parse_size_mib(s: &str) -> Option<Option<u64>> {
     if s == "fill" || s.is_empty() {
@@ -202,8 +209,9 @@ pub fn parse_size_mib(s: &str) -> Option<Option<u64>> {
 }
 
 impl QemuConfig {
-    pub fn from_struct(fields: Vec<(String, RawValue)>, machine: &str) -> Result<QemuConfig, FieldError> {
-        let mut kw = Kwargs::new(format!("machine({machine:?}): qemu_config()"), fields);
+    /// Validate `qemu_config(...)`; `owner` is the call it appears in, or `""`.
+    pub fn from_struct(fields: Vec<(String, RawValue)>, owner: &str) -> Result<QemuConfig, FieldError> {
+        let mut kw = Kwargs::new(within(owner, "qemu_config()"), fields);
         let q = QemuConfig {
             machine: kw.str("machine")?.unwrap_or_default(),
             cpu: kw.str("cpu")?.unwrap_or_default(),

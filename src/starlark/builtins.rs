@@ -61,6 +61,14 @@ fn kwargs_struct<'v>(
     struct_of(heap, fields)
 }
 
+/// A refused field: recorded for a located diagnostic while a project loads.
+fn refuse(eval: &Evaluator, e: FieldError) -> anyhow::Error {
+    match Engine::from_eval(eval) {
+        Some(engine) => engine.refuse(eval, e),
+        None => anyhow!("{e}"),
+    }
+}
+
 fn check(r: Result<(), FieldError>) -> anyhow::Result<()> {
     r.map_err(|e| anyhow!("{e}"))
 }
@@ -100,7 +108,7 @@ pub fn module_globals(builder: &mut GlobalsBuilder) {
         let at = e.site(eval).defined_at;
         let mut kw = Kwargs::new("module_info()", plain_kwargs(&kwargs));
         let info = ModuleInfo {
-            name: kw.required_ident("name", NameKind::Module).map_err(|x| anyhow!("{x}"))?,
+            name: kw.required_ident("name", NameKind::Module).map_err(|x| e.refuse(eval, x))?,
             description: kw.str("description").map_err(|x| anyhow!("{x}"))?.unwrap_or_default(),
             deps: kw
                 .struct_list("deps", "module")
@@ -150,7 +158,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
         }
         let site = e.site(eval);
         let raw = raw_kwargs(&kwargs, eval, e);
-        let decl = ProjectDecl::from_kwargs(raw, &site.defined_at).map_err(|x| anyhow!("{x}"))?;
+        let decl = ProjectDecl::from_kwargs(raw, &site.defined_at).map_err(|x| e.refuse(eval, x))?;
         e.state.borrow_mut().project = Some((decl, site.defined_at));
         Ok(NoneType)
     }
@@ -184,8 +192,8 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
     ) -> anyhow::Result<NoneType> {
         let e = engine(eval, "machine")?;
         let site = e.site(eval);
-        let m =
-            Machine::from_kwargs(plain_kwargs(&kwargs), &site.module, site.defined_at).map_err(|x| anyhow!("{x}"))?;
+        let m = Machine::from_kwargs(plain_kwargs(&kwargs), &site.module, site.defined_at)
+            .map_err(|x| e.refuse(eval, x))?;
         let mut st = e.state.borrow_mut();
         if let Some(existing) = st.machines.get(m.name.as_str()) {
             let existing_prio = if existing.module.is_empty() { i32::MAX } else { 0 };
@@ -209,31 +217,28 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
     /// `kernel(unit= | distro_unit=, provides=, defconfig=, cmdline=)`.
     fn kernel<'v>(
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
-        heap: Heap<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
-        Kernel::from_struct(plain_kwargs(&kwargs), "?")
-            .map_err(|x| anyhow!("{}", x.to_string().replace("machine(\"?\"): ", "")))?;
-        Ok(kwargs_struct(heap, None, &kwargs))
+        Kernel::from_struct(plain_kwargs(&kwargs), "").map_err(|x| refuse(eval, x))?;
+        Ok(kwargs_struct(eval.heap(), None, &kwargs))
     }
 
     /// `qemu_config(machine=, cpu=, memory=, firmware=, display=, ports=)`.
     fn qemu_config<'v>(
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
-        heap: Heap<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
-        QemuConfig::from_struct(plain_kwargs(&kwargs), "?")
-            .map_err(|x| anyhow!("{}", x.to_string().replace("machine(\"?\"): ", "")))?;
-        Ok(kwargs_struct(heap, None, &kwargs))
+        QemuConfig::from_struct(plain_kwargs(&kwargs), "").map_err(|x| refuse(eval, x))?;
+        Ok(kwargs_struct(eval.heap(), None, &kwargs))
     }
 
     /// `partition(label=, type=, size=, root=, contents=)`.
     fn partition<'v>(
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
-        heap: Heap<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
-        Partition::from_struct(plain_kwargs(&kwargs), "?")
-            .map_err(|x| anyhow!("{}", x.to_string().replace("?: ", "")))?;
-        Ok(kwargs_struct(heap, None, &kwargs))
+        Partition::from_struct(plain_kwargs(&kwargs), "").map_err(|x| refuse(eval, x))?;
+        Ok(kwargs_struct(eval.heap(), None, &kwargs))
     }
 
     /// `unit(name=, ...)`: register a unit of class `unit` (or `unit_class=`).
@@ -393,7 +398,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
         if e.phase() != Phase::Local {
             bail!("local() may only be called in local.star");
         }
-        let l = LocalOverrides::from_kwargs(plain_kwargs(&kwargs)).map_err(|x| anyhow!("{x}"))?;
+        let l = LocalOverrides::from_kwargs(plain_kwargs(&kwargs)).map_err(|x| e.refuse(eval, x))?;
         e.state.borrow_mut().local = Some(l);
         Ok(NoneType)
     }
@@ -412,7 +417,7 @@ fn register<'v>(
     let raw = raw_kwargs(&kwargs, eval, e);
     let audit = e.state.borrow().audit;
     let images = if audit { ContainerImages::Keep } else { ContainerImages::Refuse };
-    let unit = Unit::from_kwargs_with(raw, class, site, images).map_err(|x| anyhow!("{x}"))?;
+    let unit = Unit::from_kwargs_with(raw, class, site, images).map_err(|x| e.refuse(eval, x))?;
     if audit {
         let images = std::iter::once(&unit.container).chain(unit.tasks.iter().filter_map(|t| t.container.as_ref()));
         for image in images.filter(|c| is_external_image(c)) {
@@ -441,7 +446,7 @@ fn feed<'v>(
     }
     let at = e.site(eval).defined_at;
     let mut kw = Kwargs::new(format!("{kind}()"), plain_kwargs(&kwargs));
-    let name = kw.required_ident("name", NameKind::Feed).map_err(|x| anyhow!("{x}"))?;
+    let name = kw.required_ident("name", NameKind::Feed).map_err(|x| e.refuse(eval, x))?;
     let fields = crate::model::unit::extra_values(&format!("{kind}({:?})", name.as_str()), kw.into_rest())
         .map_err(|x| anyhow!("{x}"))?;
     let mut st = e.state.borrow_mut();

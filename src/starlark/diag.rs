@@ -31,7 +31,8 @@ impl Diagnostic {
                     .annotation(AnnotationKind::Primary.span(self.span.clone()).label(self.label.as_str())),
             ),
         ];
-        if let Some(help) = &self.help {
+        let help = self.help.as_ref().map(|h| h.replace(&format!("{}/", root.display()), ""));
+        if let Some(help) = &help {
             report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
         }
         Renderer::plain().render(&report).to_string()

@@ -86,6 +86,8 @@ pub struct State {
     pub audit: bool,
     /// Refusals recorded instead of raised (audit load only).
     pub refusals: Vec<super::Refusal>,
+    /// The field a builtin refused last, for a diagnostic at its value.
+    pub pending_field: Option<super::field_span::PendingField>,
 }
 
 impl Engine {
@@ -116,12 +118,22 @@ impl Engine {
                 roots: super::labels::Roots::default(),
                 audit: false,
                 refusals: Vec::new(),
+                pending_field: None,
             }),
         }
     }
 
     pub fn from_eval<'a>(eval: &'a Evaluator) -> Option<&'a Engine> {
         eval.extra.and_then(|e| e.downcast_ref::<Engine>())
+    }
+
+    /// Record a refused field (so the loader can point at its value) and return the error
+    /// for Starlark to raise.
+    pub fn refuse(&self, eval: &Evaluator, error: crate::model::FieldError) -> anyhow::Error {
+        let frames = eval.call_stack().frames.iter().filter_map(|f| f.location.as_ref().map(location_of)).collect();
+        let e = anyhow::anyhow!("{error}");
+        self.state.borrow_mut().pending_field = Some(super::field_span::PendingField { error, frames });
+        e
     }
 
     pub fn phase(&self) -> Phase {

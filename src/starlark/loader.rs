@@ -463,7 +463,9 @@ impl<'a> Loader<'a> {
             Which::Ctx => &self.globals.with_ctx,
         };
         let engine = self.engine;
+        let sources = &self.sources;
         engine.state.borrow_mut().eval_stack.push(path.to_path_buf());
+        engine.state.borrow_mut().pending_field = None;
         let result = Module::with_temp_heap(|module| {
             {
                 let loader = ReturnFileLoader { modules: &modules };
@@ -472,7 +474,14 @@ impl<'a> Loader<'a> {
                 eval.extra = Some(engine);
                 eval.set_loader(&loader);
                 eval.set_print_handler(&print);
-                eval.eval_module(parsed.ast, globals).map_err(|e| LoadError::Eval(e.to_string()))?;
+                eval.eval_module(parsed.ast, globals).map_err(|e| {
+                    // A refused field is shown at its value; anything else as Starlark says.
+                    let pending = engine.state.borrow_mut().pending_field.take();
+                    match pending.and_then(|p| super::field_span::locate(&p, sources)) {
+                        Some(d) => LoadError::Located(Box::new(d)),
+                        None => LoadError::Eval(e.to_string()),
+                    }
+                })?;
             }
             module.freeze().map_err(|e| LoadError::Invalid(format!("{}: freezing module: {e:?}", rel(path, &root))))
         });

@@ -6,6 +6,7 @@ mod builtins;
 mod convert;
 pub mod diag;
 mod engine;
+mod field_span;
 pub mod labels;
 mod loader;
 mod marker;

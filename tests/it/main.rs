@@ -10,6 +10,7 @@ mod load_errors;
 mod loader;
 mod modules;
 mod modules_sign;
+mod names;
 mod sandbox_api;
 mod sandbox_battery;
 mod sources;

@@ -19,6 +19,7 @@ pub mod host_path_in_output;
 pub mod host_path_write;
 pub mod insecure_module_url;
 pub mod insecure_source_url;
+pub mod invalid_name;
 pub mod load_label_escape;
 pub mod local_module_escape;
 pub mod mirror_without_hash;
