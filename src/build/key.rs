@@ -104,8 +104,9 @@ pub fn unit_key(
         line("machine", &ctx.machine);
     }
     let has_fn = unit.tasks.iter().flat_map(|t| &t.steps).any(|s| matches!(s, Step::Fn(_)));
-    if has_fn || unit.scope == Scope::Machine {
-        // `fn` bodies may read ctx; hash what ctx shows.
+    if has_fn || unit.scope == Scope::Machine || unit.is_image() {
+        // `fn` bodies may read ctx; hash what ctx shows. An image without partitions of
+        // its own writes the machine's.
         line("machine_config", &ctx.machine_json);
         line("provides", &ctx.provides_json);
     }

@@ -61,6 +61,7 @@ pub fn run(g: &Global, a: GraphArgs) -> anyhow::Result<u8> {
                         EdgeKind::Artifact => " [style=dashed]",
                         EdgeKind::Container => " [color=blue]",
                         EdgeKind::RuntimeOfDep => " [style=dotted]",
+                        EdgeKind::RuntimeOfArtifact => " [style=dotted, color=gray]",
                     };
                     output::line(&format!("  {name:?} -> {d:?}{style};"));
                 }

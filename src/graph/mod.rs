@@ -1,6 +1,8 @@
 //! The build DAG of a loaded project (Go yoe's edges: build deps, image artifacts,
-//! container units, and the runtime closure of build deps), its deterministic topological
-//! order, and cycle reports that print the cycle. Pure: works on the model only.
+//! container units, and the runtime closure of build deps; plus, for images, the runtime
+//! closure of their artifacts, so an image starts only once every output it copies is
+//! finished and its key covers all of them), its deterministic topological order, and
+//! cycle reports that print the cycle. Pure: works on the model only.
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::Serialize;
@@ -25,6 +27,8 @@ pub enum EdgeKind {
     Artifact,
     Container,
     RuntimeOfDep,
+    /// A member of an image's rootfs: the runtime closure of its artifacts.
+    RuntimeOfArtifact,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,22 +77,33 @@ impl Graph {
                     add(&c, EdgeKind::Container, &mut edges)?;
                 }
             }
-            if !unit.is_image() {
-                // The runtime closure of each build dep must be built before this unit.
-                let mut queue: VecDeque<String> = edges.iter().map(|(d, _)| d.clone()).collect();
-                while let Some(d) = queue.pop_front() {
-                    let Some(du) = project.units.get(&d) else {
+            // The runtime closure of each build dep (of each artifact, for an image) must be
+            // built before this unit: a sysroot or a rootfs copies all of it.
+            let kind = if unit.is_image() { EdgeKind::RuntimeOfArtifact } else { EdgeKind::RuntimeOfDep };
+            let mut queue: VecDeque<String> = edges.iter().map(|(d, _)| d.clone()).collect();
+            while let Some(d) = queue.pop_front() {
+                let Some(du) = project.units.get(&d) else {
+                    continue;
+                };
+                for r in du.runtime_deps_for(distro) {
+                    let resolved = project.resolve_name(&r).to_string();
+                    if resolved == *name || seen.contains(&resolved) {
                         continue;
-                    };
-                    for r in du.runtime_deps_for(distro) {
-                        let resolved = project.resolve_name(&r).to_string();
-                        if resolved == *name || !project.units.contains_key(&resolved) || seen.contains(&resolved) {
-                            continue;
-                        }
-                        seen.insert(resolved.clone());
-                        edges.push((resolved.clone(), EdgeKind::RuntimeOfDep));
-                        queue.push_back(resolved);
                     }
+                    if !project.units.contains_key(&resolved) {
+                        if unit.is_image() {
+                            // The image would ship a rootfs without it: say so now, not at build time.
+                            return Err(GraphError::MissingDep {
+                                unit: d.clone(),
+                                dep: r.to_string(),
+                                hint: hint(project, &r),
+                            });
+                        }
+                        continue;
+                    }
+                    seen.insert(resolved.clone());
+                    edges.push((resolved.clone(), kind));
+                    queue.push_back(resolved);
                 }
             }
             edges.sort();

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod git_sources;
 mod graph_prop;
+mod image_closure;
 mod load_errors;
 mod loader;
 mod modules;
