@@ -185,15 +185,15 @@ impl Progress for Bar {
         }
         self.bar.inc(1);
         match outcome {
-            Outcome::Built => self.bar.println(format!("{unit}: built in {seconds:.1}s")),
-            Outcome::Cached => self.bar.println(format!("{unit}: cached (output verified)")),
-            Outcome::Failed(m) => self.bar.println(format!("{unit}: FAILED: {m}")),
+            Outcome::Built => self.bar.println(output::escape_controls(&format!("{unit}: built in {seconds:.1}s"))),
+            Outcome::Cached => self.bar.println(output::escape_controls(&format!("{unit}: cached (output verified)"))),
+            Outcome::Failed(m) => self.bar.println(output::escape_controls(&format!("{unit}: FAILED: {m}"))),
             _ => {}
         }
         self.show();
     }
     fn note(&self, message: &str) {
-        self.bar.println(message);
+        self.bar.println(output::escape_controls(message));
     }
 }
 

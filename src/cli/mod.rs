@@ -138,6 +138,12 @@ fn init_logging(verbose: u8) {
     let filter = crate::env::var(crate::env::YOE_LOG)
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    // No colour codes of its own: every byte of a log line passes output::LogWriter, which
+    // escapes control characters.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| output::LogWriter)
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
 }

@@ -16,4 +16,5 @@ mod sandbox_api;
 mod sandbox_battery;
 mod sources;
 mod support;
+mod terminal;
 mod unsafe_audit;
