@@ -78,7 +78,7 @@ pub fn run(g: &Global, a: SourceArgs) -> anyhow::Result<u8> {
                     failed = true;
                     output::line(&format!("unpinned {n:<24} {e}"));
                 }
-                Ok(Some(Pin::Archive { sha256: Some(sha), .. })) => match sources.store.get(&sha) {
+                Ok(Some(Pin::Archive { sha256: Some(sha), .. })) => match sources.stored(&sha) {
                     Ok(Some(_)) => output::line(&format!("ok       {n:<24} {sha}")),
                     Ok(None) => {
                         failed = true;

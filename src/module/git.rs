@@ -182,13 +182,22 @@ impl Git {
     }
 
     /// Fetch `commit` from `url` into the bare `repo`: by id first (shallow), then, if the
-    /// server refuses unadvertised ids, the whole `git_ref` (when known).
-    pub fn fetch_commit(&self, repo: &Path, url: &str, commit: &str, git_ref: &str) -> Result<(), GitError> {
+    /// server refuses unadvertised ids, the whole `git_ref` (when known). With
+    /// `must_reach`, a commit that is already in `repo` counts only once a fetch from `url`
+    /// succeeded (the caller proves it can reach the repository).
+    pub fn fetch_commit(
+        &self,
+        repo: &Path,
+        url: &str,
+        commit: &str,
+        git_ref: &str,
+        must_reach: bool,
+    ) -> Result<(), GitError> {
         check_url(url)?;
         sanitize_repo(repo)?;
         let keep = format!("+{commit}:refs/yoe/pins/{commit}");
         let first = self.run(Some(repo), ["fetch", "--quiet", "--no-tags", "--depth=1", "--", url, &keep]);
-        if self.has_commit(repo, commit) {
+        if self.has_commit(repo, commit) && (first.is_ok() || !must_reach) {
             return Ok(());
         }
         if !git_ref.is_empty() && !crate::model::module::is_full_commit(git_ref) {
@@ -205,8 +214,8 @@ impl Git {
                 format!("refs/tags/{git_ref}")
             };
             let spec = format!("+{src}:refs/yoe/fetched/{}", src.trim_start_matches("refs/"));
-            let _ = self.run(Some(repo), ["fetch", "--quiet", "--no-tags", "--", url, &spec]);
-            if self.has_commit(repo, commit) {
+            let r = self.run(Some(repo), ["fetch", "--quiet", "--no-tags", "--", url, &spec]);
+            if self.has_commit(repo, commit) && (r.is_ok() || !must_reach) {
                 return Ok(());
             }
         }

@@ -291,7 +291,7 @@ impl Store {
     fn build(&self, pin: &Pin, entry: &Path, expected: Option<&str>) -> Result<Manifest, StoreError> {
         let io = |p: &Path, e: std::io::Error| StoreError::Io { path: p.to_path_buf(), why: e.to_string() };
         let slug = self.slug_dir(&pin.url);
-        let ((tmp, m), _) = self.with_repo(pin, |git, repo| {
+        let ((tmp, m), _) = self.with_repo(pin, Fetch::IfMissing, |git, repo| {
             let tmp = slug.join(format!(".tmp-{}-{}", std::process::id(), unique()));
             let werr = |e: std::io::Error| ObjectError::Write { path: tmp.clone(), why: e.to_string() };
             fs::create_dir(&tmp).and_then(|_| fs::create_dir(tmp.join("tree"))).map_err(werr)?;
@@ -331,8 +331,28 @@ impl Store {
     /// cache holds. Used for units' git sources, which have no tree hash of their own: the
     /// commit id is the pin. Also returns whether the commit had to be fetched.
     pub fn checkout(&self, pin: &Pin, dest: &Path) -> Result<(super::objects::Materialised, bool), StoreError> {
+        self.checkout_with(pin, dest, Fetch::IfMissing)
+    }
+
+    /// [`Store::checkout`], but with the commit fetched from `pin.url` even when it is
+    /// cached: a fetch that fails is an error, so the caller proves it can reach the
+    /// repository before it is served the cached copy (see `crate::source::domain`).
+    pub fn checkout_fetching(
+        &self,
+        pin: &Pin,
+        dest: &Path,
+    ) -> Result<(super::objects::Materialised, bool), StoreError> {
+        self.checkout_with(pin, dest, Fetch::Always)
+    }
+
+    fn checkout_with(
+        &self,
+        pin: &Pin,
+        dest: &Path,
+        fetch: Fetch,
+    ) -> Result<(super::objects::Materialised, bool), StoreError> {
         let _guard = self.lock(&pin.url, true);
-        let (m, fetched) = self.with_repo(pin, |git, repo| {
+        let (m, fetched) = self.with_repo(pin, fetch, |git, repo| {
             let r = materialise(git, repo, &pin.commit, &normalize_path(&pin.path), dest);
             if r.is_err() {
                 // Leave `dest` empty for a retry (or for the caller to see nothing half-written).
@@ -374,6 +394,7 @@ impl Store {
     fn with_repo<T>(
         &self,
         pin: &Pin,
+        mut fetch: Fetch,
         mut f: impl FnMut(&Git, &Path) -> Result<T, ObjectError>,
     ) -> Result<(T, bool), StoreError> {
         let git_err = |source| StoreError::Git { name: pin.name.clone(), source: Box::new(source) };
@@ -384,8 +405,11 @@ impl Store {
         let mut damage: Option<ObjectError> = None;
         let mut fetched = false;
         loop {
-            match self.ensure_repo(&git, &repo, pin) {
-                Ok(f) => fetched |= f,
+            match self.ensure_repo(&git, &repo, pin, fetch) {
+                Ok(f) => {
+                    fetched |= f;
+                    fetch = Fetch::IfMissing;
+                }
                 Err(e) => {
                     return Err(match damage {
                         Some(d) => StoreError::Damaged {
@@ -418,7 +442,7 @@ impl Store {
     }
 
     /// Make the bare repository exist, sanitized, holding `pin.commit`; whether it fetched.
-    fn ensure_repo(&self, git: &Git, repo: &Path, pin: &Pin) -> Result<bool, GitError> {
+    fn ensure_repo(&self, git: &Git, repo: &Path, pin: &Pin, fetch: Fetch) -> Result<bool, GitError> {
         match fs::symlink_metadata(repo) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
@@ -428,10 +452,10 @@ impl Store {
             Err(_) => git.init_bare(repo)?,
         }
         super::git::sanitize_repo(repo)?;
-        if git.has_commit(repo, &pin.commit) {
+        if fetch == Fetch::IfMissing && git.has_commit(repo, &pin.commit) {
             return Ok(false);
         }
-        git.fetch_commit(repo, &pin.url, &pin.commit, &pin.git_ref)?;
+        git.fetch_commit(repo, &pin.url, &pin.commit, &pin.git_ref, fetch == Fetch::Always)?;
         Ok(true)
     }
 
@@ -447,6 +471,13 @@ impl Store {
         let locked = if exclusive { f.lock() } else { f.lock_shared() };
         locked.ok().map(|_| f)
     }
+}
+
+/// When a checkout fetches the pinned commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    IfMissing,
+    Always,
 }
 
 fn warn_submodules(name: &str, m: &super::objects::Materialised) {

@@ -2,6 +2,7 @@
 //! for git), fetching by yoe itself outside any sandbox and before any user code runs, the
 //! content-addressed store (re-hashed on every reuse), and preparing `src/` from it.
 //! Trusts nothing fetched until its hash matches the pin.
+pub mod domain;
 pub mod fetch;
 pub mod pin;
 pub mod prepare;

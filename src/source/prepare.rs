@@ -1,8 +1,11 @@
 //! From pin to `src/`: make sure the pinned bytes are in the store (fetching from the
 //! source, then each mirror, against the same hash), re-verify them, and extract them
-//! safely into a unit's source dir (first path component stripped, as Go yoe does).
+//! safely into a unit's source dir (first path component stripped, as Go yoe does). The
+//! store is shared, but a project is served only what it fetched itself
+//! ([`super::domain`]).
 use std::path::{Path, PathBuf};
 
+use super::domain::{Domain, Kind};
 use super::fetch::{FetchOptions, fetch};
 use super::pin::{Pin, pin_of};
 use super::store::{Store, StoreError};
@@ -35,6 +38,8 @@ pub struct Sources {
     /// `file://` sources must resolve inside this directory (the project root).
     pub file_root: PathBuf,
     pub allow_unpinned: bool,
+    /// What this project fetched itself (the only objects it is served).
+    pub domain: Domain,
 }
 
 /// What `ensure` found or fetched.
@@ -56,7 +61,23 @@ impl Sources {
             options: FetchOptions::default(),
             file_root: file_root.to_path_buf(),
             allow_unpinned: false,
+            domain: Domain::of(cache_dir, file_root),
         }
+    }
+
+    /// The stored object for `sha256`, re-hashed, if this project fetched it itself.
+    pub fn stored(&self, sha256: &str) -> Result<Option<PathBuf>, StoreError> {
+        if !self.domain.has(Kind::Archive, sha256) {
+            return Ok(None);
+        }
+        self.store.get(sha256)
+    }
+
+    fn record(&self, unit: &Unit, kind: Kind, key: &str) -> Result<(), SourceError> {
+        self.domain.record(kind, key).map_err(|e| SourceError::Store {
+            unit: unit.name.to_string(),
+            message: format!("recording the fetch in the project's cache domain: {e}"),
+        })
     }
 
     /// Make sure the unit's pinned source is in the store; `Ok(None)` if it has none.
@@ -71,13 +92,13 @@ impl Sources {
                     .prefix(".check-")
                     .tempdir_in(store.root())
                     .map_err(|e| git_message(unit, &pin, format!("{}: {e}", store.root().display())))?;
-                let (_, fetched) = store.checkout(&pin, scratch.path()).map_err(|e| git_error(unit, &pin, e))?;
+                let (_, fetched) = self.git_checkout(unit, &store, &pin, scratch.path())?;
                 let object = store.slug_dir(&url).join("repo.git");
                 Ok(Some(Fetched { object, sha256: commit, reused: !fetched }))
             }
             Some(Pin::Archive { urls, sha256 }) => {
                 if let Some(sha) = &sha256 {
-                    match self.store.get(sha) {
+                    match self.stored(sha) {
                         Ok(Some(p)) => return Ok(Some(Fetched { object: p, sha256: sha.clone(), reused: true })),
                         Ok(None) => {}
                         Err(StoreError::Corrupt { actual, .. }) => notify(&format!(
@@ -93,6 +114,7 @@ impl Sources {
                 for url in &urls {
                     match self.fetch_one(url, sha256.as_deref()) {
                         Ok((object, sha)) => {
+                            self.record(unit, Kind::Archive, &sha)?;
                             if sha256.is_none() {
                                 notify(&format!(
                                     "{}: fetched {url} UNPINNED; pin it with sha256 = \"{sha}\"",
@@ -180,15 +202,37 @@ impl Sources {
         notify: Notify,
     ) -> Result<(), SourceError> {
         let (store, pin) = self.git_pin(unit, url, commit)?;
-        let (_, fetched) = store.checkout(&pin, src).map_err(|e| git_error(unit, &pin, e))?;
+        let (_, fetched) = self.git_checkout(unit, &store, &pin, src)?;
         if fetched {
             notify(&format!("{}: fetched {url} @ {commit}", unit.name));
         }
         Ok(())
     }
 
-    /// Re-hash a cached git source without fetching: `Ok(false)` if it is not cached.
+    /// Check out a git source from the cache, fetching it first when this project has not
+    /// fetched that commit from that URL itself (the cache may hold it for another project).
+    fn git_checkout(
+        &self,
+        unit: &Unit,
+        store: &ModuleStore,
+        pin: &ModulePin,
+        dest: &Path,
+    ) -> Result<(crate::module::objects::Materialised, bool), SourceError> {
+        let key = Domain::git_key(&pin.url, &pin.commit);
+        if self.domain.has(Kind::Git, &key) {
+            return store.checkout(pin, dest).map_err(|e| git_error(unit, pin, e));
+        }
+        let r = store.checkout_fetching(pin, dest).map_err(|e| git_error(unit, pin, e))?;
+        self.record(unit, Kind::Git, &key)?;
+        Ok(r)
+    }
+
+    /// Re-hash a cached git source without fetching: `Ok(false)` if it is not cached (for
+    /// this project).
     pub fn verify_git(&self, unit: &Unit, url: &str, commit: &str) -> Result<bool, SourceError> {
+        if !self.domain.has(Kind::Git, &Domain::git_key(url, commit)) {
+            return Ok(false);
+        }
         let (store, pin) = self.git_pin(unit, url, commit)?;
         match store.check_commit(&pin) {
             Ok(()) => Ok(true),

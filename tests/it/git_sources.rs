@@ -167,3 +167,30 @@ fn git_over_http_from_a_local_server() {
     assert_eq!(code, 0, "{so}\n{se}");
     assert_eq!(fs::read_to_string(built(&f)).unwrap(), "hello from git\n");
 }
+
+#[test]
+fn another_project_must_reach_the_repository_itself() {
+    let (f, o, commit) = setup();
+    let served = tempfile::tempdir().unwrap();
+    let bare = served.path().join("hello.git");
+    git(served.path(), &["clone", "-q", "--bare", &o.url(), bare.to_str().unwrap()]);
+    git(&bare, &["update-server-info"]);
+    let url = format!("{}/hello.git", serve_dir(served.path().to_path_buf()));
+    f.write("units/hello.star", &unit_star(&url, &commit));
+    let cache = tempfile::tempdir().unwrap();
+    let (code, so, se) = out(yoe(&f.root(), cache.path()).args(["source", "fetch"]));
+    assert_eq!(code, 0, "{so}\n{se}");
+    // The repository goes away (it was private to the first project's network, say).
+    drop(served);
+    let other = Fixture::new(&[("PROJECT.star", "project(name = \"other\", version = \"1\")\n")]);
+    other.write("units/hello.star", &unit_star(&url, &commit));
+    let (code, so, se) = out(yoe(&other.root(), cache.path()).arg("build"));
+    assert_ne!(code, 0, "the other project was served a repository it cannot reach:\n{so}\n{se}");
+    assert!(!other.root().join("build/hello.x86_64/destdir/hello.txt").exists());
+    let (code, so, _) = out(yoe(&other.root(), cache.path()).args(["source", "verify"]));
+    assert_ne!(code, 0);
+    assert!(so.contains("missing  hello"), "{so}");
+    // The first project still builds from the cache, offline.
+    let (code, so, se) = out(yoe(&f.root(), cache.path()).arg("build"));
+    assert_eq!(code, 0, "{so}\n{se}");
+}

@@ -340,3 +340,36 @@ fn https_sources_need_a_trusted_certificate() {
     let got = s.ensure(&u, &no_notes).unwrap().unwrap();
     assert_eq!(std::fs::read(got.object).unwrap(), data);
 }
+
+#[test]
+fn a_project_is_served_only_the_sources_it_fetched_itself() {
+    let srv = Server::start();
+    let secret = tarball(&[("secret.txt", "project A's private source")]);
+    let private = srv.route("/private/a-1.0.tar.gz", Reply::Bytes(secret.clone()));
+    let cache = tempfile::tempdir().unwrap();
+    // A fetches its private source into the shared store.
+    let a = Fixture::new(&[("PROJECT.star", "project(name = \"a\", version = \"1\")\n")]);
+    let ua = unit(&a, &format!("unit(name = \"a\", source = \"{private}\", sha256 = \"{}\")\n", sha(&secret)));
+    assert!(!sources(cache.path(), &a.root()).ensure(&ua, &no_notes).unwrap().unwrap().reused);
+    // B names the same sha256 with a URL it cannot fetch: it is not served A's bytes.
+    let b = Fixture::new(&[("PROJECT.star", "project(name = \"b\", version = \"1\")\n")]);
+    let nowhere = srv.route("/b/nothing.tar.gz", Reply::Status(404));
+    let ub = unit(&b, &format!("unit(name = \"b\", source = \"{nowhere}\", sha256 = \"{}\")\n", sha(&secret)));
+    let sb = sources(cache.path(), &b.root());
+    let e = sb.ensure(&ub, &no_notes).expect_err("B must fetch for itself").to_string();
+    assert!(e.contains("no URL gave bytes with sha256"), "{e}");
+    assert!(sb.stored(&sha(&secret)).unwrap().is_none(), "`yoe source verify` in B does not see A's object");
+    let src = b.root().join("src");
+    assert!(sb.prepare(&ub, &src, &no_notes).is_err());
+    assert!(!src.join("secret.txt").exists());
+    // Control: with a URL that really serves those bytes, B fetches them itself and from then
+    // on is served from the store like A.
+    let public = srv.route("/b/a-1.0.tar.gz", Reply::Bytes(secret.clone()));
+    let ub = unit(&b, &format!("unit(name = \"b\", source = \"{public}\", sha256 = \"{}\")\n", sha(&secret)));
+    assert!(!sb.ensure(&ub, &no_notes).unwrap().unwrap().reused, "B downloads once");
+    assert!(sb.ensure(&ub, &no_notes).unwrap().unwrap().reused);
+    assert_eq!(srv.hits("/b/a-1.0.tar.gz"), 1);
+    // A is unaffected: still served from the store without a fetch.
+    assert!(sources(cache.path(), &a.root()).ensure(&ua, &no_notes).unwrap().unwrap().reused);
+    assert_eq!(srv.hits("/private/a-1.0.tar.gz"), 1);
+}
