@@ -1,6 +1,7 @@
 //! yoe's integration tests: one binary, one module per area.
 mod audit;
 mod battery_probes;
+mod boundary;
 mod build;
 mod cli;
 mod common;
