@@ -12,6 +12,8 @@ mod dir;
 mod error;
 mod path;
 
+pub mod copy;
+pub mod remove;
 pub mod walk;
 
 #[cfg(test)]
