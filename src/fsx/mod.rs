@@ -13,6 +13,8 @@ mod error;
 mod path;
 
 pub mod copy;
+pub mod digest;
+pub mod owner;
 pub mod remove;
 pub mod walk;
 
