@@ -34,11 +34,8 @@ pub fn install(
     template_ctx: &BTreeMap<String, String>,
 ) -> Result<PathBuf, InstallError> {
     let what = describe(step);
-    let (src, data) = read_source(step).map_err(|(path, message)| InstallError::Source {
-        step: what.clone(),
-        path,
-        message,
-    })?;
+    let (src, data) =
+        read_source(step).map_err(|(path, message)| InstallError::Source { step: what.clone(), path, message })?;
     let data = match step.kind {
         InstallKind::File => data,
         InstallKind::Template => {
@@ -58,7 +55,8 @@ pub fn install(
         expanded,
     })?;
     let target = destdir.join(&rel);
-    let dest_err = |e: FsError| InstallError::Dest { step: what.clone(), dest: step.dest.clone(), message: e.to_string() };
+    let dest_err =
+        |e: FsError| InstallError::Dest { step: what.clone(), dest: step.dest.clone(), message: e.to_string() };
     let rel = RelPathBuf::new(rel).map_err(dest_err)?;
     let dd = Dir::open(destdir).map_err(dest_err)?;
     // Parents one name at a time beneath the destdir fd, refusing symlinks and files that a
@@ -105,10 +103,11 @@ fn read_source(step: &InstallStep) -> Result<(PathBuf, Vec<u8>), (PathBuf, Strin
     let (base, canonical) = resolve_source(step).map_err(|m| (step.base_dir.join(&step.src), m))?;
     let fail = |e: FsError| (canonical.clone(), e.to_string());
     let inside = canonical.strip_prefix(&base).map_err(|e| (canonical.clone(), e.to_string()))?;
-    let mut f = Dir::open(&base).map_err(fail)?.open_file(RelPath::new(inside).map_err(fail)?).map_err(|e| match e {
-        FsError::Kind { found, .. } => (canonical.clone(), format!("is a {found}, not a regular file")),
-        e => fail(e),
-    })?;
+    let mut f =
+        Dir::open(&base).map_err(fail)?.open_file(RelPath::new(inside).map_err(fail)?).map_err(|e| match e {
+            FsError::Kind { found, .. } => (canonical.clone(), format!("is a {found}, not a regular file")),
+            e => fail(e),
+        })?;
     let mut data = Vec::new();
     f.read_to_end(&mut data).map_err(|e| (canonical.clone(), e.to_string()))?;
     Ok((canonical, data))

@@ -458,6 +458,17 @@ pub fn open_regular(path: &Path) -> Result<File, FsError> {
     dir.open_file(RelPath::new(name)?)
 }
 
+/// Opens the log file at `path` for appending (created with `mode` when missing), trusting
+/// the ancestors of `path` (a unit's build dir): a symlink at `path` is not followed, a fifo
+/// or device there is refused unopened.
+pub fn append_path(path: &Path, mode: u32) -> Result<File, FsError> {
+    let (parent, name) = match (path.parent(), path.file_name()) {
+        (Some(p), Some(n)) => (if p.as_os_str().is_empty() { Path::new(".") } else { p }, n),
+        _ => return Err(FsError::BadPath { path: path.to_path_buf(), reason: "it has no file name" }),
+    };
+    Dir::open(parent)?.append_file(RelPath::new(name)?, mode)
+}
+
 /// Bytes of the regular files at or beneath `rel` (apparent sizes: a sparse file counts in
 /// full), nothing followed: a symlink counts nothing. A missing `rel` is 0 bytes; a symlink
 /// as `rel` itself is an error naming it.

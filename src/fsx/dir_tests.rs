@@ -2,7 +2,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use super::super::testutil::{CANARY_CONTENT, Canary, mkfifo, socket};
-use super::super::{Dir, FsError, Kind, RelPath, Special, open_regular, regular_bytes};
+use super::super::{Dir, FsError, Kind, RelPath, Special, append_path, open_regular, regular_bytes};
 
 fn rel(s: &str) -> RelPath<'_> {
     RelPath::new(s).expect("valid rel path")
@@ -84,6 +84,9 @@ fn open_file_refuses_fifos_sockets_and_devices_without_blocking() {
     assert!(open_regular(&t.path().join("root/fifo")).is_err());
     assert!(open_regular(&t.path().join("root/evil-file")).is_err());
     assert!(open_regular(&t.path().join("root/sub/file")).is_ok());
+    assert!(append_path(&t.path().join("root/fifo"), 0o644).is_err(), "a fifo log is refused, not opened");
+    assert!(append_path(&t.path().join("root/evil-file"), 0o644).is_err(), "a symlinked log is not followed");
+    assert!(append_path(&t.path().join("root/new.log"), 0o644).is_ok());
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub mod walk;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use dir::{Dir, open_regular, regular_bytes, set_file_mode};
+pub use dir::{Dir, append_path, open_regular, regular_bytes, set_file_mode};
 pub use error::FsError;
 pub use path::{RelPath, RelPathBuf};
 
