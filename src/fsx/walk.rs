@@ -94,8 +94,9 @@ pub(crate) fn read_sorted(fd: OwnedFd, shown: &std::path::Path) -> Result<Vec<(O
 }
 
 /// The names in the directory `fd` (without `.` and `..`) and their `d_type`, in directory
-/// order, read through a new description so whoever read `fd` before does not matter.
-pub(crate) fn read_names(fd: BorrowedFd<'_>, shown: &std::path::Path) -> Result<Vec<(OsString, FileType)>, FsError> {
+/// order, read through a new description so whoever read `fd` before does not matter. For
+/// one level; [`walk`] for trees.
+pub fn read_names(fd: BorrowedFd<'_>, shown: &std::path::Path) -> Result<Vec<(OsString, FileType)>, FsError> {
     let own = rustix::fs::openat(fd, ".", DIR_FLAGS, Mode::empty())
         .map_err(|e| io_err("reading the directory", shown.to_path_buf(), e))?;
     let mut rd = rustix::fs::Dir::new(own).map_err(|e| io_err("reading the directory", shown.to_path_buf(), e))?;
