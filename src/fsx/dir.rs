@@ -376,12 +376,14 @@ impl Dir {
         let shown = self.shown(rel);
         let (parent, name) = self.parent_of(rel, "writing")?;
         let parent = parent.as_fd();
+        // Names a step pre-created are skipped (O_EXCL), a bounded number of times.
+        let mut tries = 0;
         let (tmp, fd) = loop {
             let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
             let tmp = format!(".yoe-tmp.{}.{n}", std::process::id());
             match rustix::fs::openat(parent, tmp.as_str(), CREATE_FLAGS, Mode::from_raw_mode(0o600)) {
                 Ok(fd) => break (tmp, fd),
-                Err(Errno::EXIST) => continue,
+                Err(Errno::EXIST) if tries < 1000 => tries += 1,
                 Err(e) => return Err(io_err("creating a temporary file for", shown, e)),
             }
         };

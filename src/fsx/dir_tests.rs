@@ -2,7 +2,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use super::super::testutil::{CANARY_CONTENT, Canary, mkfifo, socket};
-use super::super::{Dir, FsError, Kind, RelPath, Special, append_path, open_regular, regular_bytes};
+use super::super::{Dir, FsError, Kind, RelPath, Special, append_path, open_regular, regular_bytes, set_file_mode};
 
 fn rel(s: &str) -> RelPath<'_> {
     RelPath::new(s).expect("valid rel path")
@@ -126,6 +126,9 @@ fn create_read_append_and_replace() {
     sub.set_mode(0o750).expect("chmod");
     assert_eq!(std::fs::metadata(d.path().join("a/b")).expect("meta").permissions().mode() & 0o777, 0o750);
     assert!(d.create_dir(RelPath::root(), 0o755).is_err(), "the root has no name");
+    let f = d.create_file(rel("m"), 0o600).expect("create");
+    set_file_mode(&f, 0o4751, &d.shown(rel("m"))).expect("fchmod");
+    assert_eq!(d.stat(rel("m")).expect("stat").mode, 0o4751);
 }
 
 #[test]

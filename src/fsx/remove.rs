@@ -184,6 +184,7 @@ fn empty_top(top: BorrowedFd<'_>, shown: &Path) -> Result<(), FsError> {
                 }
                 // A directory: move it up into `top` under a fresh name.
                 let mut fixed = false;
+                let mut taken = 0;
                 loop {
                     let to = format!(".yoe-rm.{fresh}");
                     fresh += 1;
@@ -192,7 +193,8 @@ fn empty_top(top: BorrowedFd<'_>, shown: &Path) -> Result<(), FsError> {
                             pending.push(OsString::from(to));
                             break;
                         }
-                        Err(Errno::EXIST | Errno::NOTEMPTY) => continue,
+                        // The name is taken (by an earlier removal's leftovers, say): the next one.
+                        Err(Errno::EXIST | Errno::NOTEMPTY) if taken < 100_000 => taken += 1,
                         Err(Errno::NOENT) => break,
                         // Moving a directory to another parent needs write permission on it.
                         Err(Errno::ACCESS | Errno::PERM) if !fixed => {

@@ -455,8 +455,8 @@ impl Sandbox {
     /// Gives a build dir the executor created to the build user (recursive lchown), when
     /// yoe runs as root; a no-op otherwise. Hand over `src`, `destdir` and `home` (or the
     /// unit dir that holds them) before the first step. The sysroot only has to be
-    /// readable; note that chown changes every hard link of a file, so do not hand over a
-    /// tree hard-linked to files yoe does not own.
+    /// readable; chown changes every hard link of a file, so a file with several links
+    /// owned by neither yoe nor the build user is refused (`crate::fsx::owner`).
     pub fn hand_over(&self, dir: &Path) -> Result<(), SandboxError> {
         match self.run_as {
             Some(u) => Ok(user::hand_over(dir, u)?),

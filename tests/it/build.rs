@@ -418,3 +418,35 @@ fn a_record_of_an_older_digest_is_rebuilt_not_misread() {
     assert!(err.contains("u: the cached output was recorded without a yoe-output-v2 digest"), "{err}");
     assert!(out.lines().any(|l| l.starts_with("built") && l.contains('u')), "{out}");
 }
+
+#[test]
+fn dir_size_mb_counts_beneath_destdir_without_following() {
+    let f = Fixture::new(&[
+        ("PROJECT.star", PROJECT),
+        (
+            "units/u.star",
+            r#"def _prep():
+    run("mkdir -p $DESTDIR/d && head -c 3145728 /dev/zero > $DESTDIR/d/f && truncate -s 1G $DESTDIR/d/sparse && ln -s / $DESTDIR/root && ln -s / $DESTDIR/d/root")
+
+def _size():
+    _prep()
+    run("echo %d > $DESTDIR/mb.txt" % dir_size_mb("d/"))
+
+def _link():
+    _prep()
+    dir_size_mb("root")
+
+unit(name = "size", tasks = [task("build", fn = _size)])
+unit(name = "link", tasks = [task("build", fn = _link)])
+"#,
+        ),
+    ]);
+    let (code, out, err) = run(yoe(&f.root()).args(["build", "-j", "1", "--keep-going"]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let mb = std::fs::read_to_string(f.root().join("build/size.x86_64/destdir/mb.txt")).unwrap();
+    assert_eq!(
+        mb, "1027\n",
+        "3 MiB of data and a 1 GiB sparse file, by apparent size; the symlink to / counts nothing"
+    );
+    assert!(err.contains("dir_size_mb(): ") && err.contains("destdir/root is a symlink"), "{err}");
+}
