@@ -3,6 +3,7 @@ pub mod audit;
 pub mod build;
 pub mod cli;
 pub mod env;
+pub mod fsx;
 pub mod graph;
 pub mod layout;
 pub mod model;

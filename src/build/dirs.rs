@@ -1,8 +1,11 @@
 //! The per-unit build directory `build/<unit>.<scope>/` and its parts. Creating and wiping
-//! them is the only filesystem work here; nothing outside `build/` is touched.
+//! them is the only filesystem work here; nothing outside `build/` is touched. Trusts the
+//! unit's dir (yoe made it, steps cannot write it), nothing a step wrote beneath it.
+#[cfg(test)]
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::fsx::{Dir, FsError, RelPath};
 use crate::layout::{LayoutError, Target};
 use crate::model::Unit;
 
@@ -33,41 +36,77 @@ impl UnitDirs {
         })
     }
 
-    /// Wipe everything but the record, and create empty dirs for a fresh build.
-    pub fn reset(&self) -> std::io::Result<()> {
+    /// Wipe everything but the record, and create empty dirs for a fresh build. Whatever a
+    /// previous build left (a 2,500-deep tree, dirs of mode 0000, symlinks to anywhere) is
+    /// removed beneath the unit's dir without following anything ([`crate::fsx::remove`]).
+    pub fn reset(&self) -> Result<(), FsError> {
         for d in [&self.src, &self.destdir, &self.sysroot, &self.home] {
             remove_all(d)?;
-            fs::create_dir_all(d)?;
+            create_dir(d)?;
         }
-        fs::create_dir_all(self.home.join("tmp"))?;
-        if self.log.exists() {
-            fs::remove_file(&self.log)?;
-        }
+        Dir::open(&self.home)?.create_dir(RelPath::new("tmp")?, 0o755)?;
+        remove_all(&self.log)?;
         Ok(())
     }
 }
 
-/// Remove a path whatever it is; directories recursively, without following symlinks.
-/// Write permission is restored first so read-only trees left by a build can be removed.
-pub fn remove_all(p: &Path) -> std::io::Result<()> {
-    let meta = match fs::symlink_metadata(p) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
+/// Creates the directory `p`, whose parent yoe made (a unit's build dir).
+fn create_dir(p: &Path) -> Result<(), FsError> {
+    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        return Err(FsError::BadPath { path: p.to_path_buf(), reason: "it has no file name" });
     };
-    if meta.is_dir() {
-        use std::os::unix::fs::PermissionsExt;
-        for e in walkdir::WalkDir::new(p).follow_links(false).contents_first(false) {
-            let e = e.map_err(std::io::Error::other)?;
-            if e.file_type().is_dir() {
-                let m = e.metadata().map_err(std::io::Error::other)?;
-                if m.permissions().mode() & 0o700 != 0o700 {
-                    fs::set_permissions(e.path(), fs::Permissions::from_mode(m.permissions().mode() | 0o700))?;
-                }
-            }
+    Dir::open(parent)?.create_dir(RelPath::new(name)?, 0o755)
+}
+
+/// Remove a path whatever it is; a directory with everything beneath it, iteratively and
+/// without following symlinks, restoring write permission where a build took it away. The
+/// parent of `p` is trusted (yoe made it); nothing beneath it is.
+pub fn remove_all(p: &Path) -> Result<(), FsError> {
+    crate::fsx::remove::remove_path(p).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn dirs(root: PathBuf) -> UnitDirs {
+        UnitDirs {
+            src: root.join("src"),
+            destdir: root.join("destdir"),
+            sysroot: root.join("sysroot"),
+            home: root.join("home"),
+            log: root.join("build.log"),
+            record: root.join("build.json"),
+            root,
         }
-        fs::remove_dir_all(p)
-    } else {
-        fs::remove_file(p)
+    }
+
+    #[test]
+    fn reset_removes_what_a_hostile_build_left() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let outside = t.path().join("outside");
+        fs::create_dir(&outside).expect("mkdir");
+        fs::write(outside.join("keep"), "keep").expect("write");
+        let dirs = dirs(t.path().join("build/u.x86_64"));
+        fs::create_dir_all(&dirs.root).expect("mkdir");
+        dirs.reset().expect("first reset");
+        // A previous build left a 2,500-deep tree, unreadable dirs and links out.
+        crate::fsx::testutil::deep_tree(&dirs.destdir, 2500);
+        fs::create_dir_all(dirs.src.join("ro/inner")).expect("mkdir");
+        fs::set_permissions(dirs.src.join("ro/inner"), fs::Permissions::from_mode(0o000)).expect("chmod");
+        fs::set_permissions(dirs.src.join("ro"), fs::Permissions::from_mode(0o500)).expect("chmod");
+        std::os::unix::fs::symlink(&outside, dirs.home.join("out")).expect("symlink");
+        std::os::unix::fs::symlink(&outside, dirs.sysroot.join("usr")).expect("symlink");
+        fs::write(&dirs.log, "old log").expect("write");
+        fs::write(&dirs.record, "{}").expect("write");
+        dirs.reset().expect("reset");
+        for d in [&dirs.src, &dirs.destdir, &dirs.sysroot] {
+            assert_eq!(fs::read_dir(d).expect("ls").count(), 0, "{}", d.display());
+        }
+        assert!(dirs.home.join("tmp").is_dir());
+        assert!(!dirs.log.exists());
+        assert!(dirs.record.exists(), "the record stays");
+        assert_eq!(fs::read_to_string(outside.join("keep")).expect("read"), "keep");
     }
 }

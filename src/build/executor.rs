@@ -179,14 +179,21 @@ impl<'a> Executor<'a> {
         if rec.status != Status::Complete || rec.key != key {
             return false;
         }
-        match crate::treehash::tree_sha256(&dirs.destdir, &[]) {
-            Ok(h) if h == rec.output_sha256 => true,
+        let tag = crate::fsx::digest::OUTPUT_DIGEST_TAG;
+        if !rec.output_digest.starts_with(&format!("{tag}:")) {
+            self.progress.note(&format!(
+                "{unit}: the cached output was recorded without a {tag} digest (by an older yoe); rebuilding"
+            ));
+            return false;
+        }
+        match output_digest(&self.project.root, &dirs.destdir) {
+            Ok(h) if h == rec.output_digest => true,
             Ok(h) => {
                 self.progress.note(&format!(
                     "{unit}: the cached output in {} changed since it was built (recorded {}, found {}); rebuilding",
                     dirs.destdir.display(),
-                    short(&rec.output_sha256),
-                    short(&h)
+                    short(digest_hex(&rec.output_digest)),
+                    short(digest_hex(&h))
                 ));
                 false
             }
@@ -222,7 +229,7 @@ impl<'a> Executor<'a> {
             unit: name.to_string(),
             status: Status::Building,
             key: key.to_string(),
-            output_sha256: String::new(),
+            output_digest: String::new(),
             yoe_version: env!("CARGO_PKG_VERSION").to_string(),
             policy_sha256: self.sandbox.policy().hash_hex(),
             started,
@@ -234,14 +241,23 @@ impl<'a> Executor<'a> {
         };
         let _ = record.write(&dirs.record);
         let result = self.run_unit(unit, &dirs, &mut record);
+        // The output's digest, which also refuses special files in it (naming them).
+        let result = result.and_then(|()| match output_digest(&self.project.root, &dirs.destdir) {
+            Ok(h) => {
+                record.output_digest = h;
+                Ok(())
+            }
+            Err(
+                e @ (crate::fsx::FsError::Kind { .. }
+                | crate::fsx::FsError::TooDeep { .. }
+                | crate::fsx::FsError::TooLong { .. }),
+            ) => Err(fail("checking the output", format!("output {e}"), vec![])),
+            Err(e) => Err(fail("checking the output", e.to_string(), vec![])),
+        });
         record.finished = now();
         record.duration_seconds = t0.elapsed().as_secs_f64();
         match result {
             Ok(()) => {
-                match crate::treehash::tree_sha256(&dirs.destdir, &[]) {
-                    Ok(h) => record.output_sha256 = h,
-                    Err(e) => return Err(fail("hashing the output", e.to_string(), vec![])),
-                }
                 record.status = Status::Complete;
                 record.write(&dirs.record).map_err(|e| fail("writing build.json", e.to_string(), vec![]))?;
                 Ok(Outcome::Built)
@@ -310,10 +326,8 @@ impl<'a> Executor<'a> {
         }
         // patches: copied next to the build (they are untrusted input) and applied in the sandbox.
         let patches = self.patch_paths(unit).map_err(|e| fail("reading patches".into(), e, vec![]))?;
-        let patch_dir = dirs.home.join(".yoe-patches");
         for (i, (name, path)) in patches.iter().enumerate() {
-            std::fs::create_dir_all(&patch_dir).map_err(|e| fail("copying patches".into(), e.to_string(), vec![]))?;
-            std::fs::copy(path, patch_dir.join(crate::layout::patch_file_name(i, name)))
+            copy_patch(&dirs.home, path, &crate::layout::patch_file_name(i, name))
                 .map_err(|e| fail(format!("copying patch {name}"), e.to_string(), vec![]))?;
         }
         for d in [&dirs.src, &dirs.destdir, &dirs.home] {
@@ -469,9 +483,38 @@ fn template_context(project: &Project, unit: &Unit) -> BTreeMap<String, String> 
 
 fn log_header(log: &Path, what: &str, text: &str) {
     use std::io::Write;
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+    if let Ok(mut f) = crate::fsx::append_path(log, 0o644) {
         let _ = writeln!(f, "==> {what}: {}", first_line(text));
     }
+}
+
+/// `yoe-output-v2:<hex>` of a destdir, walked beneath its fd; errors name the path as the
+/// user sees it (`build/<unit>.<scope>/destdir/...`).
+fn output_digest(project_root: &Path, destdir: &Path) -> Result<String, crate::fsx::FsError> {
+    let shown = destdir.strip_prefix(project_root).unwrap_or(destdir);
+    crate::fsx::digest::output_digest(&crate::fsx::Dir::open(destdir)?.with_display(shown))
+}
+
+/// The hex part of a tagged digest.
+fn digest_hex(d: &str) -> &str {
+    d.rsplit_once(':').map(|(_, h)| h).unwrap_or(d)
+}
+
+/// Copies a patch (a project or module file, resolved and contained by `patch_paths`) into
+/// `home/.yoe-patches/NAME`: read through an fd that is a regular file, written beneath the
+/// home dir's fd (the patch must not land where a planted symlink points).
+fn copy_patch(home: &Path, from: &Path, name: &str) -> Result<(), crate::fsx::FsError> {
+    use crate::fsx::{Dir, FsError, RelPath};
+    let mut src = crate::fsx::open_regular(from)?;
+    let dir = Dir::open(home)?.create_dir_all(RelPath::new(".yoe-patches")?, 0o755)?;
+    let rel = RelPath::new(name)?;
+    let mut out = dir.create_file(rel, 0o644)?;
+    std::io::copy(&mut src, &mut out).map_err(|source| FsError::Io {
+        op: "copying to",
+        path: dir.shown(rel),
+        source,
+    })?;
+    Ok(())
 }
 
 fn first_line(s: &str) -> String {
@@ -516,16 +559,22 @@ impl BuildHost for UnitHost {
     }
 
     fn dir_size_mb(&self, subpath: &str) -> Result<u64, String> {
-        let rel = Path::new(subpath);
-        if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            return Err(format!("{subpath:?} must be a relative path inside $DESTDIR"));
+        let bad = || format!("{subpath:?} must be a relative path inside $DESTDIR");
+        if subpath.starts_with('/') {
+            return Err(bad());
         }
-        let mut total = 0u64;
-        for e in walkdir::WalkDir::new(self.destdir.join(rel)).follow_links(false).into_iter().flatten() {
-            if e.file_type().is_file() {
-                total += e.metadata().map(|m| m.len()).unwrap_or(0);
+        // `usr/lib/`, `./usr` and `` are fine; `..` is not.
+        let mut rel = std::path::PathBuf::new();
+        for c in subpath.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            if c == ".." {
+                return Err(bad());
             }
+            rel.push(c);
         }
+        let rel = crate::fsx::RelPath::new(&rel).map_err(|e| e.to_string())?;
+        // Beneath the destdir's fd, nothing followed (walkdir followed a symlinked root).
+        let destdir = crate::fsx::Dir::open(&self.destdir).map_err(|e| e.to_string())?;
+        let total = crate::fsx::regular_bytes(&destdir, rel).map_err(|e| e.to_string())?;
         Ok(total / (1024 * 1024))
     }
 }

@@ -1,14 +1,17 @@
 //! Image units without tasks are assembled by yoe, not by a shell: the rootfs is the merge
 //! of the outputs of the image's artifacts and their runtime closure, every file owned by
 //! root (as Go yoe's packages force), and each ext4 partition is written by our ext4
-//! driver from a manifest. No root, no loop devices, no mkfs at run time.
+//! driver from a manifest. No root, no loop devices, no mkfs at run time. The rootfs is
+//! assembled and written beneath directory fds ([`crate::fsx`]); the deps' outputs it is made
+//! from are not trusted (nothing in them is followed).
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::fsx::{Dir, RelPath};
 use crate::model::{PartitionType, Project, Unit};
 
 use super::dirs::UnitDirs;
-use super::tree::{Mode, copy_tree};
+use super::tree::{Mode, copy_dirs};
 
 /// The image's artifacts and their runtime deps, deps first, names resolved.
 pub fn rootfs_closure(project: &Project, image: &Unit) -> Result<Vec<String>, String> {
@@ -38,20 +41,25 @@ pub fn assemble(
     source_date_epoch: u64,
 ) -> Result<(Vec<PathBuf>, Vec<String>), String> {
     let rootfs = dirs.destdir.join("rootfs");
-    std::fs::create_dir_all(&rootfs).map_err(|e| format!("creating {}: {e}", rootfs.display()))?;
+    let rootfs_dir = Dir::open(&dirs.destdir)
+        .and_then(|d| d.create_dir_all(RelPath::new("rootfs")?, 0o755))
+        .map_err(|e| format!("creating the rootfs: {e}"))?;
     let mut notes = Vec::new();
     for name in rootfs_closure(project, image)? {
         let d = dirs_of(&project.units[&name]).map_err(|e| format!("adding {name} to the rootfs: {e}"))?;
-        copy_tree(&d.destdir, &rootfs, Mode::Copy).map_err(|e| format!("adding {name} to the rootfs: {e}"))?;
+        let from = Dir::open(&d.destdir).map_err(|e| format!("adding {name} to the rootfs: {e}"))?;
+        copy_dirs(&from, &rootfs_dir, Mode::Copy).map_err(|e| format!("adding {name} to the rootfs: {e}"))?;
         notes.push(format!("rootfs: added {name}"));
     }
     for (file, value) in [("etc/hostname", &image.hostname), ("etc/timezone", &image.timezone)] {
         if !value.is_empty() {
-            let p = rootfs.join(file);
-            reject_symlinked_parent(&rootfs, Path::new(file))?;
-            std::fs::create_dir_all(p.parent().unwrap_or(&rootfs)).map_err(|e| e.to_string())?;
-            let _ = std::fs::remove_file(&p);
-            std::fs::write(&p, format!("{value}\n")).map_err(|e| format!("writing {}: {e}", p.display()))?;
+            // Beneath the rootfs fd: a symlinked `etc` (from a package) is an error naming
+            // it, a symlink at the file itself is replaced, never written through.
+            let write = || -> Result<(), crate::fsx::FsError> {
+                rootfs_dir.create_dir_all(RelPath::new("etc")?, 0o755)?;
+                rootfs_dir.write_atomic(RelPath::new(file)?, format!("{value}\n").as_bytes(), 0o644)
+            };
+            write().map_err(|e| format!("writing {file} in the rootfs: {e}"))?;
         }
     }
     let partitions = if image.partitions.is_empty() {
@@ -99,15 +107,4 @@ pub fn assemble(
         written.push(out);
     }
     Ok((written, notes))
-}
-
-fn reject_symlinked_parent(root: &Path, rel: &Path) -> Result<(), String> {
-    let mut cur = root.to_path_buf();
-    for c in rel.parent().into_iter().flat_map(|p| p.components()) {
-        cur.push(c);
-        if std::fs::symlink_metadata(&cur).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(format!("{} is a symlink in the rootfs", cur.display()));
-        }
-    }
-    Ok(())
 }

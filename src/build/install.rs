@@ -1,12 +1,13 @@
-//! `install_file` / `install_template` steps, done by yoe (not a shell): the source must be
-//! a regular file inside its declared base directory, the destination must resolve inside
-//! `$DESTDIR`, and nothing is followed through symlinks. Trusts neither path.
+//! `install_file` / `install_template` steps, done by yoe (not a shell, often as root): the
+//! source must be a regular file inside its declared base directory, the destination must
+//! resolve inside `$DESTDIR`, and nothing is followed through symlinks: parents and the file
+//! are made beneath the destdir's fd with [`crate::fsx`], so a step that swaps a directory of
+//! its `$DESTDIR` for a symlink meanwhile cannot make yoe write elsewhere. Trusts neither path.
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
+use crate::fsx::{Dir, FsError, RelPath, RelPathBuf};
 use crate::model::{InstallKind, InstallStep};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +23,10 @@ pub enum InstallError {
 }
 
 /// Carry out one install step into `destdir` (a host path). `vars` expands `$VAR` and
-/// `${VAR}` in the destination; only `$DESTDIR`-relative results are accepted.
+/// `${VAR}` in the destination; only `$DESTDIR`-relative results are accepted. Parents are
+/// created and the file is written beneath the destdir's fd ([`crate::fsx::Dir`]): no
+/// symlink a step planted is followed at any point, and an existing file or symlink at the
+/// destination is replaced atomically, never written through.
 pub fn install(
     step: &InstallStep,
     destdir: &Path,
@@ -30,16 +34,8 @@ pub fn install(
     template_ctx: &BTreeMap<String, String>,
 ) -> Result<PathBuf, InstallError> {
     let what = describe(step);
-    let src = source_path(step).map_err(|m| InstallError::Source {
-        step: what.clone(),
-        path: step.base_dir.join(&step.src),
-        message: m,
-    })?;
-    let data = fs::read(&src).map_err(|e| InstallError::Source {
-        step: what.clone(),
-        path: src.clone(),
-        message: e.to_string(),
-    })?;
+    let (src, data) =
+        read_source(step).map_err(|(path, message)| InstallError::Source { step: what.clone(), path, message })?;
     let data = match step.kind {
         InstallKind::File => data,
         InstallKind::Template => {
@@ -59,47 +55,25 @@ pub fn install(
         expanded,
     })?;
     let target = destdir.join(&rel);
-    let dest_err = |m: String| InstallError::Dest { step: what.clone(), dest: step.dest.clone(), message: m };
-    // Create parents one component at a time, refusing to pass through symlinks that a
+    let dest_err =
+        |e: FsError| InstallError::Dest { step: what.clone(), dest: step.dest.clone(), message: e.to_string() };
+    let rel = RelPathBuf::new(rel).map_err(dest_err)?;
+    let dd = Dir::open(destdir).map_err(dest_err)?;
+    // Parents one name at a time beneath the destdir fd, refusing symlinks and files that a
     // previous step may have planted in $DESTDIR.
-    let mut cur = destdir.to_path_buf();
-    let parent_components: Vec<_> = rel.parent().map(|p| p.components().collect()).unwrap_or_default();
-    for c in parent_components {
-        cur.push(c);
-        match fs::symlink_metadata(&cur) {
-            Ok(m) if m.file_type().is_symlink() => return Err(dest_err(format!("{} is a symlink", cur.display()))),
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(dest_err(format!("{} is not a directory", cur.display()))),
-            Err(_) => fs::create_dir(&cur).map_err(|e| dest_err(format!("creating {}: {e}", cur.display())))?,
-        }
+    if let Some((parent, _)) = rel.as_rel().split_last()
+        && !parent.is_root()
+    {
+        dd.create_dir_all(parent, 0o755).map_err(dest_err)?;
     }
-    if let Ok(m) = fs::symlink_metadata(&target) {
-        if m.is_dir() {
-            return Err(dest_err(format!("{} is a directory", target.display())));
-        }
-        fs::remove_file(&target).map_err(|e| dest_err(format!("replacing {}: {e}", target.display())))?;
-    }
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc_nofollow())
-        .open(&target)
-        .map_err(|e| dest_err(format!("creating {}: {e}", target.display())))?;
-    f.write_all(&data).map_err(|e| dest_err(e.to_string()))?;
     // setuid/setgid bits are refused here as they are in the sandbox.
-    let mode = step.mode & 0o1777;
-    fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(|e| dest_err(e.to_string()))?;
+    dd.write_atomic(rel.as_rel(), &data, step.mode & 0o1777).map_err(dest_err)?;
     Ok(target)
 }
 
-fn libc_nofollow() -> i32 {
-    // O_NOFOLLOW on Linux (all architectures yoe supports).
-    0o400000
-}
-
-/// The source file, checked to be a regular file inside the step's base directory.
-pub fn source_path(step: &InstallStep) -> Result<PathBuf, String> {
+/// The base directory (canonical) and the source file (canonical, inside it), checked as a
+/// relative path without `..` that stays inside the base after resolving symlinks.
+fn resolve_source(step: &InstallStep) -> Result<(PathBuf, PathBuf), String> {
     let rel = Path::new(&step.src);
     if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
         return Err("must be a relative path without `..`".into());
@@ -110,10 +84,33 @@ pub fn source_path(step: &InstallStep) -> Result<PathBuf, String> {
     if !canonical.starts_with(&base) {
         return Err(format!("resolves to {}, outside {}", canonical.display(), base.display()));
     }
-    if !canonical.is_file() {
+    Ok((base, canonical))
+}
+
+/// The source file, checked to be a regular file inside the step's base directory.
+pub fn source_path(step: &InstallStep) -> Result<PathBuf, String> {
+    let (_, canonical) = resolve_source(step)?;
+    if !canonical.symlink_metadata().is_ok_and(|m| m.is_file()) {
         return Err("is not a regular file".into());
     }
     Ok(canonical)
+}
+
+/// The source's path and contents, read through a file opened beneath the canonical base
+/// directory with no symlink followed (the canonical path has none; one swapped in since is
+/// refused), and checked regular on the open fd (a fifo is never read).
+fn read_source(step: &InstallStep) -> Result<(PathBuf, Vec<u8>), (PathBuf, String)> {
+    let (base, canonical) = resolve_source(step).map_err(|m| (step.base_dir.join(&step.src), m))?;
+    let fail = |e: FsError| (canonical.clone(), e.to_string());
+    let inside = canonical.strip_prefix(&base).map_err(|e| (canonical.clone(), e.to_string()))?;
+    let mut f =
+        Dir::open(&base).map_err(fail)?.open_file(RelPath::new(inside).map_err(fail)?).map_err(|e| match e {
+            FsError::Kind { found, .. } => (canonical.clone(), format!("is a {found}, not a regular file")),
+            e => fail(e),
+        })?;
+    let mut data = Vec::new();
+    f.read_to_end(&mut data).map_err(|e| (canonical.clone(), e.to_string()))?;
+    Ok((canonical, data))
 }
 
 /// Expand `$VAR`/`${VAR}` in `dest` and return the path relative to `$DESTDIR`, or the
@@ -187,6 +184,8 @@ fn describe(step: &InstallStep) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     fn vars() -> BTreeMap<String, String> {
         [("PREFIX", "/usr"), ("SRCDIR", "/build/src")].into_iter().map(|(a, b)| (a.into(), b.into())).collect()
@@ -230,5 +229,54 @@ mod tests {
         assert!(!fs::symlink_metadata(&p).unwrap().file_type().is_symlink(), "the link is replaced, not followed");
         let e = install(&step(&base, "../x", "$DESTDIR/y", InstallKind::File), &dd, &vars(), &ctx).unwrap_err();
         assert!(e.to_string().contains("without `..`"), "{e}");
+    }
+
+    #[test]
+    fn refuses_special_sources_and_directories_at_the_destination() {
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().join("files");
+        let dd = t.path().join("destdir");
+        fs::create_dir_all(&base).unwrap();
+        fs::create_dir_all(dd.join("etc/motd")).unwrap();
+        crate::fsx::testutil::mkfifo(&base.join("fifo"));
+        fs::write(base.join("motd"), "hi").unwrap();
+        let ctx = BTreeMap::new();
+        let e = install(&step(&base, "fifo", "$DESTDIR/x", InstallKind::File), &dd, &vars(), &ctx).unwrap_err();
+        assert!(e.to_string().contains("is not a regular file") || e.to_string().contains("fifo"), "{e}");
+        let e = install(&step(&base, "motd", "$DESTDIR/etc/motd", InstallKind::File), &dd, &vars(), &ctx).unwrap_err();
+        assert!(e.to_string().contains("etc/motd is a directory"), "{e}");
+        // A symlink inside the base that stays inside is fine (containment as before).
+        std::os::unix::fs::symlink("motd", base.join("alias")).unwrap();
+        install(&step(&base, "alias", "$DESTDIR/alias", InstallKind::File), &dd, &vars(), &ctx).unwrap();
+        assert_eq!(fs::read_to_string(dd.join("alias")).unwrap(), "hi");
+        std::os::unix::fs::symlink("/etc/hostname", base.join("out")).unwrap();
+        let e = install(&step(&base, "out", "$DESTDIR/out", InstallKind::File), &dd, &vars(), &ctx).unwrap_err();
+        assert!(e.to_string().contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn a_step_swapping_a_destdir_dir_for_a_symlink_cannot_redirect_the_install() {
+        use crate::fsx::testutil::{Canary, RACE_ATTEMPTS, Swapper};
+        let mut swaps = 0;
+        for attempt in 0..RACE_ATTEMPTS {
+            let t = tempfile::tempdir().unwrap();
+            let canary = Canary::new(t.path());
+            let base = t.path().join("files");
+            let dd = t.path().join("destdir");
+            fs::create_dir_all(&base).unwrap();
+            fs::create_dir_all(dd.join("etc/sub")).unwrap();
+            fs::write(base.join("motd"), "installed").unwrap();
+            std::os::unix::fs::symlink(&canary.dir, dd.join("evil")).unwrap();
+            let s = Swapper::start(&dd, "etc", "evil");
+            for i in 0..20 {
+                let dest = format!("$DESTDIR/etc/sub/motd{i}");
+                let _ = install(&step(&base, "motd", &dest, InstallKind::File), &dd, &vars(), &BTreeMap::new());
+                let dest = format!("$DESTDIR/etc/secret{i}");
+                let _ = install(&step(&base, "motd", &dest, InstallKind::File), &dd, &vars(), &BTreeMap::new());
+            }
+            swaps += s.stop();
+            canary.assert_intact(&format!("install with a swap, attempt {attempt}"));
+        }
+        assert!(swaps > 0, "the swapper never swapped; the test proves nothing");
     }
 }

@@ -1,86 +1,43 @@
 //! Copying trees between build directories: unit files into `src` (always real copies, the
-//! project must never be writable from a build) and deps' outputs into `sysroot` (hard links
-//! where possible; the sysroot is mounted read-only). Symlinks are copied, never followed;
-//! device nodes, fifos and sockets are refused.
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
+//! project must never be writable from a build), deps' outputs into `sysroot` (hard links
+//! where possible; the sysroot is mounted read-only) and into an image's rootfs. The work is
+//! [`crate::fsx::copy`]: symlinks are copied, never followed; device nodes, fifos and sockets
+//! are refused; sparse files stay sparse; nothing in either tree is trusted. Trusts the
+//! ancestors of both paths (the project, the build dir).
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Independent copies (used for `src`).
-    Copy,
-    /// Hard links when on the same filesystem, else copies (used for `sysroot`).
-    Link,
-}
+use crate::fsx::{Dir, FsError};
+
+pub use crate::fsx::copy::CopyMode as Mode;
 
 #[derive(Debug, thiserror::Error)]
-#[error("copying {} to {}: {message}", from.display(), to.display())]
+#[error("copying {} to {}: {source}", from.display(), to.display())]
 pub struct CopyError {
     pub from: PathBuf,
     pub to: PathBuf,
-    pub message: String,
+    #[source]
+    pub source: FsError,
 }
 
-/// Copy the contents of `from` into `to` (created if needed). Later files replace earlier
-/// ones, so merging several trees in order is deterministic.
+/// Copy the contents of `from` into `to` (created if missing; its parent must exist). Later
+/// files replace earlier ones, so merging several trees in order is deterministic. Returns
+/// the number of entries other than directories.
 pub fn copy_tree(from: &Path, to: &Path, mode: Mode) -> Result<usize, CopyError> {
-    let err = |f: &Path, t: &Path, m: String| CopyError { from: f.to_path_buf(), to: t.to_path_buf(), message: m };
-    let mut n = 0;
-    fs::create_dir_all(to).map_err(|e| err(from, to, e.to_string()))?;
-    for e in walkdir::WalkDir::new(from).follow_links(false).sort_by_file_name().min_depth(1) {
-        let e = e.map_err(|e| err(from, to, e.to_string()))?;
-        let rel = e.path().strip_prefix(from).map_err(|x| err(from, to, x.to_string()))?;
-        let dst = to.join(rel);
-        let ft = e.file_type();
-        if ft.is_dir() {
-            match fs::symlink_metadata(&dst) {
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    fs::remove_file(&dst).map_err(|x| err(e.path(), &dst, x.to_string()))?;
-                    fs::create_dir(&dst).map_err(|x| err(e.path(), &dst, x.to_string()))?;
-                }
-                Err(_) => fs::create_dir(&dst).map_err(|x| err(e.path(), &dst, x.to_string()))?,
-            }
-            let m = e.metadata().map_err(|x| err(e.path(), &dst, x.to_string()))?;
-            fs::set_permissions(&dst, fs::Permissions::from_mode((m.permissions().mode() & 0o777) | 0o700))
-                .map_err(|x| err(e.path(), &dst, x.to_string()))?;
-            continue;
-        }
-        if let Ok(m) = fs::symlink_metadata(&dst) {
-            if m.is_dir() {
-                super::dirs::remove_all(&dst).map_err(|x| err(e.path(), &dst, x.to_string()))?;
-            } else {
-                fs::remove_file(&dst).map_err(|x| err(e.path(), &dst, x.to_string()))?;
-            }
-        }
-        if ft.is_symlink() {
-            let target = fs::read_link(e.path()).map_err(|x| err(e.path(), &dst, x.to_string()))?;
-            std::os::unix::fs::symlink(&target, &dst).map_err(|x| err(e.path(), &dst, x.to_string()))?;
-        } else if ft.is_file() {
-            let linked = mode == Mode::Link && fs::hard_link(e.path(), &dst).is_ok();
-            if !linked {
-                fs::copy(e.path(), &dst).map_err(|x| err(e.path(), &dst, x.to_string()))?;
-                let m = e.metadata().map_err(|x| err(e.path(), &dst, x.to_string()))?;
-                // setuid/setgid/sticky bits never travel between build dirs.
-                fs::set_permissions(&dst, fs::Permissions::from_mode(m.permissions().mode() & 0o777))
-                    .map_err(|x| err(e.path(), &dst, x.to_string()))?;
-            }
-        } else {
-            return Err(err(
-                e.path(),
-                &dst,
-                "device nodes, fifos and sockets are not copied between build dirs".into(),
-            ));
-        }
-        n += 1;
-    }
-    Ok(n)
+    let err = |source| CopyError { from: from.to_path_buf(), to: to.to_path_buf(), source };
+    let src = Dir::open(from).map_err(err)?;
+    let dst = Dir::open_or_create(to).map_err(err)?;
+    copy_dirs(&src, &dst, mode).map_err(err)
+}
+
+/// [`copy_tree`] between directories already open.
+pub fn copy_dirs(from: &Dir, to: &Dir, mode: Mode) -> Result<usize, FsError> {
+    crate::fsx::copy::copy_tree(from, to, mode).map(|s| s.entries)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn copies_links_and_merges_in_order() {
@@ -102,5 +59,17 @@ mod tests {
         copy_tree(&a, &c, Mode::Copy).unwrap();
         fs::write(c.join("usr/lib/x"), "changed").unwrap();
         assert_eq!(fs::read_to_string(a.join("usr/lib/x")).unwrap(), "a");
+    }
+
+    #[test]
+    fn a_symlinked_source_or_destination_root_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a");
+        fs::create_dir_all(&a).unwrap();
+        std::os::unix::fs::symlink(&a, t.path().join("link")).unwrap();
+        let e = copy_tree(&t.path().join("link"), &t.path().join("out"), Mode::Copy).unwrap_err();
+        assert!(e.to_string().contains("link is a symlink"), "{e}");
+        let e = copy_tree(&a, &t.path().join("link"), Mode::Copy).unwrap_err();
+        assert!(e.to_string().contains("link is a symlink"), "{e}");
     }
 }

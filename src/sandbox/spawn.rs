@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -455,8 +455,8 @@ impl Sandbox {
     /// Gives a build dir the executor created to the build user (recursive lchown), when
     /// yoe runs as root; a no-op otherwise. Hand over `src`, `destdir` and `home` (or the
     /// unit dir that holds them) before the first step. The sysroot only has to be
-    /// readable; note that chown changes every hard link of a file, so do not hand over a
-    /// tree hard-linked to files yoe does not own.
+    /// readable; chown changes every hard link of a file, so a file with several links
+    /// owned by neither yoe nor the build user is refused (`crate::fsx::owner`).
     pub fn hand_over(&self, dir: &Path) -> Result<(), SandboxError> {
         match self.run_as {
             Some(u) => Ok(user::hand_over(dir, u)?),
@@ -522,13 +522,10 @@ impl Sandbox {
             StepOutput::Capture { log } => (log.clone(), true),
         };
         let log = match log {
+            // Beneath the log's directory, not following a symlink and not opening a fifo.
             Some(p) => Some(Arc::new(Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .mode(0o644)
-                    .open(&p)
-                    .map_err(io_err(format!("opening log {}", p.display())))?,
+                crate::fsx::append_path(&p, 0o644)
+                    .map_err(|e| SandboxError::Io { what: "opening the step log".into(), source: e.into() })?,
             ))),
             None => None,
         };

@@ -1,6 +1,7 @@
 //! The unprivileged host user that runs bwrap when yoe itself runs as root, and the
 //! hand-over of build dirs to that user. Trusts /etc/passwd and /etc/group as the system's
 //! account database; runs `useradd` (absolute path, empty environment) only when asked to.
+//! Trusts nothing beneath a dir it hands over (a previous step wrote it).
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -56,6 +57,8 @@ pub enum UserError {
     Missing(String),
     #[error("handing {path} over to the build user: {source}")]
     Chown { path: PathBuf, source: io::Error },
+    #[error("handing {path} over to the build user: {source}")]
+    HandOver { path: PathBuf, source: crate::fsx::FsError },
     #[error(
         "{path} is not searchable by the build user (mode {mode:o}); move the project or \
          the build dir somewhere every user can traverse"
@@ -136,22 +139,20 @@ fn create_user(name: &str) -> Result<(), UserError> {
     }
 }
 
-/// Gives `dir` and everything beneath it to the build user (lchown: symlinks are changed,
-/// never followed), and checks that every ancestor of `dir` is searchable by that user.
+/// Gives `dir` and everything beneath it to the build user, and checks that every ancestor
+/// of `dir` is searchable by that user. Each entry is changed through an fd opened beneath
+/// `dir` without following it ([`crate::fsx::owner`]): symlinks are changed themselves, a
+/// concurrent swap cannot redirect the change, and a hard link to a file of another owner is
+/// refused. Trees deeper than [`crate::fsx::MAX_DEPTH`] levels are an error naming the path.
 pub fn hand_over(dir: &Path, user: BuildUser) -> Result<(), UserError> {
     check_traversable(dir, user)?;
     chown_tree(dir, user)
 }
 
 fn chown_tree(path: &Path, user: BuildUser) -> Result<(), UserError> {
-    let err = |source| UserError::Chown { path: path.to_path_buf(), source };
-    std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(err)?;
-    let meta = std::fs::symlink_metadata(path).map_err(err)?;
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(err)? {
-            chown_tree(&entry.map_err(err)?.path(), user)?;
-        }
-    }
+    let err = |source| UserError::HandOver { path: path.to_path_buf(), source };
+    let dir = crate::fsx::Dir::open(path).map_err(err)?;
+    crate::fsx::owner::chown_tree(&dir, user.uid, user.gid).map_err(err)?;
     Ok(())
 }
 
@@ -215,5 +216,22 @@ mod tests {
             assert_eq!((m.uid(), m.gid()), (4242, 4343), "{}", p.display());
         }
         assert_eq!(std::fs::metadata(&outside).expect("meta").uid(), 0);
+    }
+
+    #[test]
+    fn hand_over_refuses_a_hard_link_to_a_foreign_file() {
+        if yoe_sandbox_helper::sys::euid() != 0 {
+            return;
+        }
+        let t = tempfile::tempdir().expect("tempdir");
+        let outside = t.path().join("shadow");
+        std::fs::write(&outside, "x").expect("write");
+        std::os::unix::fs::lchown(&outside, Some(1234), Some(1234)).expect("chown");
+        let dir = t.path().join("d");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::hard_link(&outside, dir.join("planted")).expect("link");
+        let e = hand_over(&dir, BuildUser { uid: 4242, gid: 4343 }).unwrap_err();
+        assert!(e.to_string().contains("planted has 2 hard links and belongs to uid 1234"), "{e}");
+        assert_eq!(std::fs::metadata(&outside).expect("meta").uid(), 1234);
     }
 }

@@ -340,3 +340,113 @@ fn a_container_unit_is_not_silently_replaced_by_the_host_toolchain() {
     assert_eq!(code, 1);
     assert!(err.contains("unit \"app\" failed at choosing the toolchain: container \"toolchain\""), "{err}");
 }
+
+#[test]
+fn a_special_file_in_an_output_fails_the_unit_naming_it() {
+    let socket = if Path::new("/usr/bin/python3").exists() {
+        r#"python3 -c 'import socket,os; socket.socket(socket.AF_UNIX).bind(os.environ["DESTDIR"] + "/run/sock")'"#
+    } else {
+        "mkfifo $DESTDIR/run/sock"
+    };
+    let units = format!(
+        "unit(name = \"fifo\", tasks = [task(\"b\", steps = [\"mkdir -p $DESTDIR/run && mkfifo $DESTDIR/run/fifo\"])])\n\
+         unit(name = \"sock\", tasks = [task(\"b\", steps = [\"mkdir -p $DESTDIR/run\", {socket:?}])])\n"
+    );
+    let f = Fixture::new(&[("PROJECT.star", PROJECT), ("units/u.star", &units)]);
+    let (code, out, err) = run(yoe(&f.root()).args(["build", "-j", "1", "--keep-going"]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(
+            "unit \"fifo\" failed at checking the output: output build/fifo.x86_64/destdir/run/fifo is a fifo; \
+             special files are not allowed in outputs"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("output build/sock.x86_64/destdir/run/sock is a "), "{err}");
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(f.root().join("build/fifo.x86_64/build.json")).unwrap()).unwrap();
+    assert_eq!(rec["status"], "failed");
+}
+
+#[test]
+fn whatever_a_previous_build_left_is_reset_without_help() {
+    // A 2,500-deep tree (deeper than PATH_MAX as one path), locked dirs and links out.
+    let hostile = "unit(name = \"h\", tasks = [task(\"b\", steps = [\
+        \"cd $DESTDIR && mkdir -p $(printf 'd/%.0s' $(seq 2500))\", \
+        \"mkdir -p $SRCDIR/locked/inner && chmod 000 $SRCDIR/locked/inner && chmod 500 $SRCDIR/locked\", \
+        \"ln -s /etc $HOME/etc && ln -s / $DESTDIR/root\"])])\n";
+    let f = Fixture::new(&[("PROJECT.star", PROJECT), ("units/u.star", hostile)]);
+    std::fs::set_permissions(f.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, out, err) = run(yoe(&f.root()).args(["build", "-j", "1"]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("unit \"h\" failed at checking the output: output build/h.x86_64/destdir/"), "{err}");
+    assert!(err.contains("is more than 256 directory levels deep"), "{err}");
+    f.write("units/u.star", "unit(name = \"h\", tasks = [task(\"b\", steps = [\"touch $DESTDIR/ok\"])])\n");
+    let (code, out, err) = run(yoe(&f.root()).args(["build", "-j", "1"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let dd = f.root().join("build/h.x86_64/destdir");
+    let names: Vec<_> = std::fs::read_dir(&dd).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["ok"]);
+    assert!(!f.root().join("build/h.x86_64/src/locked").exists());
+    assert!(Path::new("/etc/passwd").exists());
+}
+
+#[test]
+fn a_record_of_an_older_digest_is_rebuilt_not_misread() {
+    let f = Fixture::new(&[
+        ("PROJECT.star", PROJECT),
+        ("units/u.star", "unit(name = \"u\", tasks = [task(\"b\", steps = [\"touch $DESTDIR/ok\"])])\n"),
+    ]);
+    std::fs::set_permissions(f.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, out, err) = run(yoe(&f.root()).args(["build"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let rec_path = f.root().join("build/u.x86_64/build.json");
+    let mut rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&rec_path).unwrap()).unwrap();
+    assert!(rec["output_digest"].as_str().unwrap().starts_with("yoe-output-v2:"), "{rec}");
+    let (_, out, _) = run(yoe(&f.root()).args(["build"]));
+    assert!(out.lines().any(|l| l.starts_with("cached") && l.contains('u')), "{out}");
+    // What an older yoe wrote: the treehash of the destdir under another name.
+    let o = rec.as_object_mut().unwrap();
+    o.remove("output_digest");
+    o.insert(
+        "output_sha256".into(),
+        yoe::treehash::tree_sha256(&f.root().join("build/u.x86_64/destdir"), &[]).unwrap().into(),
+    );
+    std::fs::write(&rec_path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    let (code, out, err) = run(yoe(&f.root()).args(["build"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("u: the cached output was recorded without a yoe-output-v2 digest"), "{err}");
+    assert!(out.lines().any(|l| l.starts_with("built") && l.contains('u')), "{out}");
+}
+
+#[test]
+fn dir_size_mb_counts_beneath_destdir_without_following() {
+    let f = Fixture::new(&[
+        ("PROJECT.star", PROJECT),
+        (
+            "units/u.star",
+            r#"def _prep():
+    run("mkdir -p $DESTDIR/d && head -c 3145728 /dev/zero > $DESTDIR/d/f && truncate -s 1G $DESTDIR/d/sparse && ln -s / $DESTDIR/root && ln -s / $DESTDIR/d/root")
+
+def _size():
+    _prep()
+    run("echo %d > $DESTDIR/mb.txt" % dir_size_mb("d/"))
+
+def _link():
+    _prep()
+    dir_size_mb("root")
+
+unit(name = "size", tasks = [task("build", fn = _size)])
+unit(name = "link", tasks = [task("build", fn = _link)])
+"#,
+        ),
+    ]);
+    let (code, out, err) = run(yoe(&f.root()).args(["build", "-j", "1", "--keep-going"]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let mb = std::fs::read_to_string(f.root().join("build/size.x86_64/destdir/mb.txt")).unwrap();
+    assert_eq!(
+        mb, "1027\n",
+        "3 MiB of data and a 1 GiB sparse file, by apparent size; the symlink to / counts nothing"
+    );
+    assert!(err.contains("dir_size_mb(): ") && err.contains("destdir/root is a symlink"), "{err}");
+}

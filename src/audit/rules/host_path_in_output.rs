@@ -1,7 +1,5 @@
 //! `host-path-in-output`: a built file that embeds the build host's project path (a
 //! reproducibility leak and a hint of host paths baked into the target).
-use std::io::Read;
-
 use super::super::outputs::Kind;
 use super::super::registry::{Rule, RuleMeta};
 use super::super::{Context, Finding, Origin, Span};
@@ -34,11 +32,8 @@ impl Rule for Check {
         }
         needles.retain(|n| n.len() > 4);
         for o in cx.outputs.iter().filter(|o| o.kind == Kind::File && o.size <= MAX_BYTES) {
-            let mut data = Vec::new();
-            let Ok(file) = std::fs::File::open(&o.abs) else { continue };
-            if file.take(MAX_BYTES).read_to_end(&mut data).is_err() {
-                continue;
-            }
+            // Opened beneath the destdir's fd: never a symlink, never a fifo (which would hang).
+            let Ok(data) = o.read(MAX_BYTES) else { continue };
             let Some(n) = needles.iter().find(|n| data.windows(n.len()).any(|w| w == n.as_slice())) else { continue };
             let mut f = cx.finding(
                 &META,

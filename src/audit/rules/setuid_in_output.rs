@@ -26,7 +26,7 @@ impl Rule for Check {
                 cx.config.allow_setuid.iter().filter(|a| a.unit == o.unit && a.path == o.path).collect();
             let mut note = String::new();
             if !allowed.is_empty() {
-                let actual = crate::treehash::file_sha256(&o.abs).unwrap_or_default();
+                let actual = o.sha256().unwrap_or_default();
                 if allowed.iter().any(|a| a.sha256.eq_ignore_ascii_case(&actual)) {
                     continue;
                 }
