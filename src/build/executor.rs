@@ -111,8 +111,11 @@ impl<'a> Executor<'a> {
         for name in plan {
             let unit = &self.project.units[name];
             let files = crate::layout::files_dir(unit);
-            let files_sha = if files.is_dir() {
-                crate::treehash::tree_sha256(&files, &[]).map_err(|e| e.to_string())?
+            // A files directory is a real directory or nothing: a symlink there (say, to
+            // /root in a module's tree) is refused, never followed.
+            let files_sha = if std::fs::symlink_metadata(&files).is_ok() {
+                crate::treehash::tree_sha256(&files, &[])
+                    .map_err(|e| format!("unit {name:?}: its files directory must be a real directory: {e}"))?
             } else {
                 String::new()
             };

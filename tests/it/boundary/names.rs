@@ -53,3 +53,19 @@ fn names_that_are_paths_touch_nothing() {
         }
     }
 }
+
+#[test]
+fn a_files_dir_that_is_a_symlink_is_refused_not_copied() {
+    for who in identities() {
+        let w = World::new(
+            who,
+            &[("PROJECT.star", PROJECT), ("units/foo.star", "unit(name = \"foo\", tasks = [task(\"b\", steps = [\"cp -r . $DESTDIR/\"])])\n")],
+        );
+        std::os::unix::fs::symlink(&w.canary, w.project.join("units/foo")).expect("symlink");
+        let r = w.yoe(&["build", "-j", "1"]);
+        assert_ne!(r.code(), Some(0), "[{}] {}", who.label(), r.stderr());
+        assert!(r.stderr().contains("files directory must be a real directory"), "[{}] {}", who.label(), r.stderr());
+        assert!(!w.unit_dir("foo").join("src/keep").exists() && !w.unit_dir("foo").join("destdir/keep").exists());
+        w.assert_intact("a symlinked files dir");
+    }
+}
