@@ -24,8 +24,12 @@ pub struct UnitDirs {
 impl UnitDirs {
     /// The dirs of `unit` under `build_root` (names from `crate::layout`).
     pub fn new(build_root: &Path, unit: &Unit, target: Target) -> Result<UnitDirs, LayoutError> {
-        let root = crate::layout::unit_dir(build_root, unit, target)?;
-        Ok(UnitDirs {
+        Ok(UnitDirs::at(crate::layout::unit_dir(build_root, unit, target)?))
+    }
+
+    /// The parts of the unit dir `root`.
+    fn at(root: PathBuf) -> UnitDirs {
+        UnitDirs {
             src: root.join("src"),
             destdir: root.join("destdir"),
             sysroot: root.join("sysroot"),
@@ -33,7 +37,7 @@ impl UnitDirs {
             log: root.join("build.log"),
             record: root.join("build.json"),
             root,
-        })
+        }
     }
 
     /// Wipe everything but the record, and create empty dirs for a fresh build. Whatever a
@@ -70,25 +74,13 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn dirs(root: PathBuf) -> UnitDirs {
-        UnitDirs {
-            src: root.join("src"),
-            destdir: root.join("destdir"),
-            sysroot: root.join("sysroot"),
-            home: root.join("home"),
-            log: root.join("build.log"),
-            record: root.join("build.json"),
-            root,
-        }
-    }
-
     #[test]
     fn reset_removes_what_a_hostile_build_left() {
         let t = tempfile::tempdir().expect("tempdir");
         let outside = t.path().join("outside");
         fs::create_dir(&outside).expect("mkdir");
         fs::write(outside.join("keep"), "keep").expect("write");
-        let dirs = dirs(t.path().join("build/u.x86_64"));
+        let dirs = UnitDirs::at(t.path().join("build/u.x86_64"));
         fs::create_dir_all(&dirs.root).expect("mkdir");
         dirs.reset().expect("first reset");
         // A previous build left a 2,500-deep tree, unreadable dirs and links out.

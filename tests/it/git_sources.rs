@@ -31,6 +31,19 @@ fn setup() -> (Fixture, Origin, String) {
     (f, o, commit)
 }
 
+/// [`setup`] with the upstream served over http from 127.0.0.1: the served dir (the server
+/// answers 404 once it is dropped) and the URL.
+fn setup_http() -> (Fixture, String, tempfile::TempDir, String) {
+    let (f, o, commit) = setup();
+    let served = tempfile::tempdir().unwrap();
+    let bare = served.path().join("hello.git");
+    git(served.path(), &["clone", "-q", "--bare", &o.url(), bare.to_str().unwrap()]);
+    git(&bare, &["update-server-info"]);
+    let url = format!("{}/hello.git", serve_dir(served.path().to_path_buf()));
+    f.write("units/hello.star", &unit_star(&url, &commit));
+    (f, commit, served, url)
+}
+
 fn built(f: &Fixture) -> PathBuf {
     f.root().join("build/hello.x86_64/destdir/hello.txt")
 }
@@ -147,13 +160,7 @@ fn file_repositories_must_live_in_the_project() {
 
 #[test]
 fn git_over_http_from_a_local_server() {
-    let (f, o, commit) = setup();
-    let served = tempfile::tempdir().unwrap();
-    let bare = served.path().join("hello.git");
-    git(served.path(), &["clone", "-q", "--bare", &o.url(), bare.to_str().unwrap()]);
-    git(&bare, &["update-server-info"]);
-    let url = format!("{}/hello.git", serve_dir(served.path().to_path_buf()));
-    f.write("units/hello.star", &unit_star(&url, &commit));
+    let (f, commit, served, url) = setup_http();
     let cache = tempfile::tempdir().unwrap();
     let (code, so, se) = out(yoe(&f.root(), cache.path()).args(["source", "fetch"]));
     assert_eq!(code, 0, "{so}\n{se}");
@@ -170,13 +177,7 @@ fn git_over_http_from_a_local_server() {
 
 #[test]
 fn another_project_must_reach_the_repository_itself() {
-    let (f, o, commit) = setup();
-    let served = tempfile::tempdir().unwrap();
-    let bare = served.path().join("hello.git");
-    git(served.path(), &["clone", "-q", "--bare", &o.url(), bare.to_str().unwrap()]);
-    git(&bare, &["update-server-info"]);
-    let url = format!("{}/hello.git", serve_dir(served.path().to_path_buf()));
-    f.write("units/hello.star", &unit_star(&url, &commit));
+    let (f, commit, served, url) = setup_http();
     let cache = tempfile::tempdir().unwrap();
     let (code, so, se) = out(yoe(&f.root(), cache.path()).args(["source", "fetch"]));
     assert_eq!(code, 0, "{so}\n{se}");

@@ -1,7 +1,7 @@
 //! Declared names are identifiers: every name of the Go yoe's core module and testdata
 //! stays valid, and every name that could become another path, an option or a line of
 //! output is refused at load with file:line:col, in every verb that loads.
-use crate::support::{Fixture, yoe_bin};
+use crate::support::{Fixture, yoe_bin, yoe_in};
 use yoe::model::{Ident, NameKind};
 
 fn kind(k: &str) -> NameKind {
@@ -149,16 +149,10 @@ fn every_verb_that_loads_refuses_them_and_writes_nothing() {
     for c in CASES {
         let f = fixture(c);
         for args in [&["graph"][..], &["build", "--dry-run"], &["build", "-j", "1"], &["desc", "a"]] {
-            let out = std::process::Command::new(yoe_bin())
-                .args(["--project".as_ref(), f.root().as_os_str()])
-                .args(args)
-                .env("YOE_CACHE", f.root().join(".cache"))
-                .output()
-                .expect("run yoe");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{} / {args:?}: {stderr}", c.what);
+            let (code, stdout, stderr) = yoe_in(&f, args);
+            assert_eq!(code, Some(1), "{} / {args:?}: {stderr}", c.what);
             assert!(stderr.contains(c.at), "{} / {args:?}: no {} in {stderr}", c.what, c.at);
-            assert!(!stderr.contains('\u{1b}') && !String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+            assert!(!stderr.contains('\u{1b}') && !stdout.contains('\u{1b}'));
             assert!(!f.root().join("build").exists(), "{} / {args:?}: a build dir was made", c.what);
         }
     }

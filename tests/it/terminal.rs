@@ -1,18 +1,8 @@
 //! Terminal and log hygiene: no raw control character from a `.star` file or a step's
 //! output reaches yoe's stdout or stderr, and a step cannot forge yoe's result lines.
-use crate::support::{Fixture, yoe_bin};
+use crate::support::{Fixture, yoe_in as run};
 
 const ESC: char = '\u{1b}';
-
-fn run(f: &Fixture, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(yoe_bin())
-        .args(["--project".as_ref(), f.root().as_os_str()])
-        .args(args)
-        .env("YOE_CACHE", f.root().join(".cache"))
-        .output()
-        .expect("run yoe");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 fn assert_clean(what: &str, text: &str) {
     for c in text.chars() {

@@ -20,6 +20,16 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// A project whose default machine is `m` ([`machine`]).
+pub const PROJECT: &str = "project(name = \"b\", version = \"1\", defaults = defaults(machine = \"m\"))\n";
+
+/// Machine `m` with one ext4 root partition of `size`.
+pub fn machine(size: &str) -> String {
+    format!(
+        "machine(name = \"m\", arch = \"x86_64\", partitions = [partition(label = \"rootfs\", type = \"ext4\", size = \"{size}\", root = True)])\n"
+    )
+}
+
 /// Who runs yoe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Who {

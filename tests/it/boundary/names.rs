@@ -59,7 +59,10 @@ fn a_files_dir_that_is_a_symlink_is_refused_not_copied() {
     for who in identities() {
         let w = World::new(
             who,
-            &[("PROJECT.star", PROJECT), ("units/foo.star", "unit(name = \"foo\", tasks = [task(\"b\", steps = [\"cp -r . $DESTDIR/\"])])\n")],
+            &[
+                ("PROJECT.star", PROJECT),
+                ("units/foo.star", "unit(name = \"foo\", tasks = [task(\"b\", steps = [\"cp -r . $DESTDIR/\"])])\n"),
+            ],
         );
         std::os::unix::fs::symlink(&w.canary, w.project.join("units/foo")).expect("symlink");
         let r = w.yoe(&["build", "-j", "1"]);

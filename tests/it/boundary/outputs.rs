@@ -3,10 +3,7 @@
 //! clear error naming the limit, and the next build must clean it up without the user).
 use std::os::unix::fs::MetadataExt;
 
-use super::{World, identities};
-
-const MACHINE: &str = "machine(name = \"m\", arch = \"x86_64\", partitions = [partition(label = \"rootfs\", type = \"ext4\", size = \"2G\", root = True)])\n";
-const PROJECT: &str = "project(name = \"o\", version = \"1\", defaults = defaults(machine = \"m\"))\n";
+use super::{PROJECT, World, identities, machine};
 
 #[test]
 fn a_sparse_output_stays_sparse_through_the_sysroot_and_the_image() {
@@ -16,7 +13,8 @@ unit(name = "user", deps = ["sparse"], tasks = [task("build", steps = ["test $(s
 image(name = "img", artifacts = ["sparse"])
 "#;
     for who in identities() {
-        let w = World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", MACHINE), ("units/u.star", units)]);
+        let w =
+            World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", &machine("2G")), ("units/u.star", units)]);
         let r = w.yoe(&["--json", "build", "-j", "2"]);
         for u in ["sparse", "user", "img"] {
             assert_eq!(r.outcome(u).as_deref(), Some("built"), "[{}] {u}: {}", who.label(), r.stderr());
@@ -40,7 +38,8 @@ fn a_deep_tree_fails_clearly_and_is_cleaned_up_by_the_next_build() {
     let deep = r#"unit(name = "deep", tasks = [task("build", steps = ["cd $DESTDIR && for i in $(seq 2500); do mkdir d && cd d || exit 1; done && echo bottom > f"])])
 "#;
     for who in identities() {
-        let w = World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", MACHINE), ("units/u.star", deep)]);
+        let w =
+            World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", &machine("2G")), ("units/u.star", deep)]);
         let r = w.yoe(&["--json", "build", "-j", "1"]);
         assert_eq!(r.outcome("deep").as_deref(), Some("failed"), "[{}] {}", who.label(), r.stderr());
         assert!(r.stderr().contains("deep"), "[{}] the error names the limit: {}", who.label(), r.stderr());

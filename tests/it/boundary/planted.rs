@@ -3,10 +3,7 @@
 //! home and src (reset on the next build), and a dependency's output copied into an image
 //! whose hostname yoe writes. yoe must copy links as links, never write, read, chmod or
 //! delete through them, and refuse special files in outputs without opening them.
-use super::{World, identities};
-
-const MACHINE: &str = "machine(name = \"m\", arch = \"x86_64\", partitions = [partition(label = \"rootfs\", type = \"ext4\", size = \"64M\", root = True)])\n";
-const PROJECT: &str = "project(name = \"b\", version = \"1\", defaults = defaults(machine = \"m\"))\n";
+use super::{PROJECT, World, identities, machine};
 
 #[test]
 fn planted_links_in_outputs_are_copied_as_links_never_followed() {
@@ -21,7 +18,10 @@ unit(name = "user", deps = ["plant"], tasks = [task("build", steps = [
 image(name = "img", artifacts = ["plant", "user"])
 "#;
     for who in identities() {
-        let w = World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", MACHINE), ("units/u.star", units)]);
+        let w = World::new(
+            who,
+            &[("PROJECT.star", PROJECT), ("machines/m.star", &machine("64M")), ("units/u.star", units)],
+        );
         let r = w.yoe(&["--json", "build", "-j", "2"]);
         for u in ["plant", "user", "img"] {
             assert_eq!(r.outcome(u).as_deref(), Some("built"), "[{}] {u}: {}", who.label(), r.stderr());
@@ -58,7 +58,7 @@ unit(name = "inst2", tasks = [task("build", steps = [
             who,
             &[
                 ("PROJECT.star", PROJECT),
-                ("machines/m.star", MACHINE),
+                ("machines/m.star", &machine("64M")),
                 ("units/u.star", units),
                 ("units/u/motd", "hello\n"),
             ],
@@ -83,7 +83,10 @@ unit(name = "etc-link", tasks = [task("build", steps = ["ln -s @CANARY@ $DESTDIR
 image(name = "img", artifacts = ["etc-link"], hostname = "pwned", timezone = "UTC")
 "#;
     for who in identities() {
-        let w = World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", MACHINE), ("units/u.star", units)]);
+        let w = World::new(
+            who,
+            &[("PROJECT.star", PROJECT), ("machines/m.star", &machine("64M")), ("units/u.star", units)],
+        );
         let r = w.yoe(&["--json", "build", "-j", "1"]);
         assert_eq!(r.outcome("img").as_deref(), Some("failed"), "[{}] {}", who.label(), r.stderr());
         assert!(r.stderr().contains("etc"), "[{}] {}", who.label(), r.stderr());
@@ -100,7 +103,10 @@ unit(name = "sock", tasks = [task("build", steps = ["python3 -c 'import socket,o
 unit(name = "elsewhere", tasks = [task("build", steps = ["mkfifo $HOME/pipe && mkfifo ./pipe && echo ok > $DESTDIR/ok"])])
 "#;
     for who in identities() {
-        let w = World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", MACHINE), ("units/u.star", units)]);
+        let w = World::new(
+            who,
+            &[("PROJECT.star", PROJECT), ("machines/m.star", &machine("64M")), ("units/u.star", units)],
+        );
         let r = w.yoe(&["--json", "build", "--keep-going", "-j", "2"]);
         assert_eq!(r.outcome("fifo").as_deref(), Some("failed"), "[{}] {}", who.label(), r.stderr());
         assert!(r.stderr().contains("run/pipe") && r.stderr().contains("fifo"), "[{}] {}", who.label(), r.stderr());
@@ -129,7 +135,10 @@ unit(name = "ro", tasks = [task("build", steps = [
 ])])
 "#;
     for who in identities() {
-        let w = World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", MACHINE), ("units/u.star", units)]);
+        let w = World::new(
+            who,
+            &[("PROJECT.star", PROJECT), ("machines/m.star", &machine("64M")), ("units/u.star", units)],
+        );
         let r = w.yoe(&["--json", "build", "-j", "1"]);
         assert!(r.outcome("ro").is_some(), "[{}] {}", who.label(), r.stderr());
         let r = w.yoe(&["--json", "build", "--force", "-j", "1"]);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustix::fs::{CWD, RenameFlags, renameat_with};
 
-use super::{World, identities};
+use super::{PROJECT, World, identities, machine};
 
 const ATTEMPTS: usize = 20;
 
@@ -48,9 +48,6 @@ impl Racer {
     }
 }
 
-const MACHINE: &str = "machine(name = \"m\", arch = \"x86_64\", partitions = [partition(label = \"rootfs\", type = \"ext4\", size = \"64M\", root = True)])\n";
-const PROJECT: &str = "project(name = \"r\", version = \"1\", defaults = defaults(machine = \"m\"))\n";
-
 #[test]
 fn install_steps_copies_and_resets_hold_against_a_swapping_racer() {
     // `a` is a real directory and `l` a symlink to the canary; the racer exchanges them,
@@ -70,7 +67,7 @@ image(name = "img", artifacts = ["race"], hostname = "racer")
             who,
             &[
                 ("PROJECT.star", PROJECT),
-                ("machines/m.star", MACHINE),
+                ("machines/m.star", &machine("64M")),
                 ("units/u.star", units),
                 ("units/u/motd", "motd\n"),
             ],
@@ -141,8 +138,10 @@ unit(name = "dep", tasks = [task("build", steps = [
 image(name = "img", artifacts = ["dep"])
 "#;
     for who in identities() {
-        let mut w =
-            World::new(who, &[("PROJECT.star", PROJECT), ("machines/m.star", MACHINE), ("units/u.star", units)]);
+        let mut w = World::new(
+            who,
+            &[("PROJECT.star", PROJECT), ("machines/m.star", &machine("64M")), ("units/u.star", units)],
+        );
         // The canary holds a copy of the secret: following the swapped link would copy it.
         let leak = w.canary.join("sub/leak");
         std::fs::write(&leak, &w.secret_bytes).unwrap();

@@ -51,6 +51,18 @@ impl Fixture {
     }
 }
 
+/// Run `yoe --project <fixture> ARGS` with the cache inside the fixture: (exit code, stdout,
+/// stderr).
+pub fn yoe_in(f: &Fixture, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(yoe_bin())
+        .args(["--project".as_ref(), f.root().as_os_str()])
+        .args(args)
+        .env("YOE_CACHE", f.root().join(".cache"))
+        .output()
+        .expect("run yoe");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
 /// The `yoe` binary built for these tests.
 pub fn yoe_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_yoe"))
