@@ -7,6 +7,7 @@ mod convert;
 pub mod diag;
 mod engine;
 pub mod labels;
+pub mod limits;
 mod loader;
 mod marker;
 pub mod modules;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use limits::{Limit, LoadLimits};
 pub use loader::{LoadOptions, find_root, load, load_for_audit, load_project_decl};
 pub use modules::{LocalOnly, ModuleSource};
 pub use runtime::{BuildHost, FnRuntime, RunOutput};
