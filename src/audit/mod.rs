@@ -20,6 +20,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 pub use finding::{Confidence, Finding, Origin, Persona, Severity, Span};
 pub use registry::{Rule, RuleMeta, rules};
@@ -31,13 +32,13 @@ use shell::Script;
 use units::UnitView;
 
 /// What to audit and how.
-pub struct AuditOptions<'a> {
+pub struct AuditOptions {
     /// A directory in the project (or a module directory, audited alone).
     pub start: PathBuf,
     pub machine: Option<String>,
     pub distro: Option<String>,
     /// Where remote modules come from; those it cannot give are reported as not audited.
-    pub modules: &'a dyn ModuleSource,
+    pub modules: Arc<dyn ModuleSource>,
     /// A build directory whose `<unit>.<scope>/destdir` trees the output rules read.
     pub outputs: Option<PathBuf>,
     pub paranoid: bool,
@@ -83,7 +84,7 @@ pub struct Context<'a> {
     pub inputs: Inputs,
     pub units: Vec<UnitView>,
     pub config: Config,
-    pub opts: &'a AuditOptions<'a>,
+    pub opts: &'a AuditOptions,
     /// The audit load, when it ran (refusals, errors, model).
     pub model: Option<crate::starlark::AuditLoad>,
     /// Files of the output tree, when `--outputs` was given.
@@ -146,7 +147,7 @@ impl Context<'_> {
 
 /// Run every rule over the project (or module) at `opts.start`.
 pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
-    let inputs = inputs::discover(&opts.start, opts.modules)?;
+    let inputs = inputs::discover(&opts.start, opts.modules.as_ref())?;
     let config = if inputs.is_project { Config::load(&inputs.root)? } else { Config::default() };
     let mut diagnostics = Vec::new();
     for f in inputs.files.iter().filter(|f| f.parse_error.is_some()) {
@@ -175,7 +176,7 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
             start: inputs.root.clone(),
             machine: opts.machine.clone(),
             distro: opts.distro.clone(),
-            modules: opts.modules,
+            modules: opts.modules.clone(),
         };
         match crate::starlark::load_for_audit(&lo) {
             Ok(a) => {

@@ -33,8 +33,9 @@ impl PrintHandler for LogPrint {
     }
 }
 
-/// What to load and how.
-pub struct LoadOptions<'a> {
+/// What to load and how. Owned, so that the load can move to a thread of its own.
+#[derive(Clone)]
+pub struct LoadOptions {
     /// A directory inside the project (the nearest parent with PROJECT.star is used).
     pub start: PathBuf,
     /// `--machine`: overrides `local.star` and `defaults(machine=)`.
@@ -42,7 +43,15 @@ pub struct LoadOptions<'a> {
     /// `--distro`: overrides `local.star` and `defaults(distro=)`.
     pub distro: Option<String>,
     /// Where remote modules come from.
-    pub modules: &'a dyn ModuleSource,
+    pub modules: Arc<dyn ModuleSource>,
+}
+
+impl LoadOptions {
+    /// Load the project around `start` with modules from `modules`, no machine or distro
+    /// override.
+    pub fn new(start: impl Into<PathBuf>, modules: Arc<dyn ModuleSource>) -> LoadOptions {
+        LoadOptions { start: start.into(), machine: None, distro: None, modules }
+    }
 }
 
 /// Find the project root: `start` or its nearest parent holding PROJECT.star.
@@ -128,8 +137,8 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
     let mut skipped = Vec::new();
     let skipping = if audit { Some(&mut skipped) } else { None };
     let mut peek = |dir: &Path| l.peek(dir);
-    let modules =
-        resolve_skipping(&root, &decl.modules, opts.modules, &mut peek, skipping).map_err(LoadError::Module)?;
+    let modules = resolve_skipping(&root, &decl.modules, opts.modules.as_ref(), &mut peek, skipping)
+        .map_err(LoadError::Module)?;
     let r = opts.modules.resolved(&modules).map_err(LoadError::Module);
     l.soft(r)?;
     if let Some(c) = l.collect.as_mut() {
