@@ -137,6 +137,7 @@ fn main() {
         no_ignores: false,
         model,
         today: None,
+        limits: yoe::starlark::LoadLimits::embedded(),
     };
     let pins = units / 10;
     let static_opts = opts(false);

@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub use finding::{Confidence, Finding, Origin, Persona, Severity, Span};
 pub use registry::{Rule, RuleMeta, rules};
 
-use crate::starlark::{LoadOptions, ModuleSource};
+use crate::starlark::{LoadError, LoadLimits, LoadOptions, ModuleSource};
 use config::{Config, Date};
 use inputs::Inputs;
 use shell::Script;
@@ -48,6 +48,8 @@ pub struct AuditOptions {
     pub model: bool,
     /// "Today" for `expires` (default: the current UTC date).
     pub today: Option<Date>,
+    /// What reading and loading may cost (default: `policies/load.toml`).
+    pub limits: LoadLimits,
 }
 
 /// The result of an audit. Findings include suppressed ones (marked).
@@ -87,6 +89,8 @@ pub struct Context<'a> {
     pub opts: &'a AuditOptions,
     /// The audit load, when it ran (refusals, errors, model).
     pub model: Option<crate::starlark::AuditLoad>,
+    /// Why the audit load failed, when it did.
+    pub model_error: Option<LoadError>,
     /// Files of the output tree, when `--outputs` was given.
     pub outputs: Vec<outputs::OutputFile>,
     shells: RefCell<HashMap<String, Rc<Script>>>,
@@ -147,7 +151,7 @@ impl Context<'_> {
 
 /// Run every rule over the project (or module) at `opts.start`.
 pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
-    let inputs = inputs::discover(&opts.start, opts.modules.as_ref())?;
+    let inputs = inputs::discover(&opts.start, opts.modules.as_ref(), &opts.limits)?;
     let config = if inputs.is_project { Config::load(&inputs.root)? } else { Config::default() };
     let mut diagnostics = Vec::new();
     for f in inputs.files.iter().filter(|f| f.parse_error.is_some()) {
@@ -171,12 +175,14 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         })
         .collect();
 
+    let mut model_error = None;
     let model = if opts.model && inputs.is_project {
         let lo = LoadOptions {
             start: inputs.root.clone(),
             machine: opts.machine.clone(),
             distro: opts.distro.clone(),
             modules: opts.modules.clone(),
+            limits: opts.limits,
         };
         match crate::starlark::load_for_audit(&lo) {
             Ok(a) => {
@@ -199,6 +205,7 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
                     "model pass failed, units were audited from their literal arguments only: {}",
                     e.render(&inputs.root)
                 ));
+                model_error = Some(e);
                 None
             }
         }
@@ -216,6 +223,7 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         config,
         opts,
         model,
+        model_error,
         outputs,
         shells: RefCell::new(HashMap::new()),
         sites: std::cell::OnceCell::new(),

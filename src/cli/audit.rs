@@ -86,6 +86,7 @@ pub fn run(g: &Global, a: AuditArgs) -> anyhow::Result<u8> {
         no_ignores: a.no_ignores,
         model: !a.static_only,
         today: None,
+        limits: crate::starlark::LoadLimits::embedded(),
     };
     let report = match audit(&opts) {
         Ok(r) => r,

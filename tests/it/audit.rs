@@ -27,6 +27,7 @@ fn options(dir: &Path) -> AuditOptions {
         no_ignores: false,
         model: true,
         today: Some((2026, 6, 1)),
+        limits: yoe::starlark::LoadLimits::embedded(),
     }
 }
 
