@@ -66,6 +66,7 @@ pub fn rules() -> &'static [&'static dyn Rule] {
         // project and meta
         &committed_private_key::Check,
         &unknown_kwarg::Check,
+        &load_limit::Check,
         &unused_suppression::Check,
     ]
 }
