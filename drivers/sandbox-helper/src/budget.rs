@@ -32,6 +32,8 @@ struct Inner {
     /// Bytes allocated minus bytes freed by the thread while the budget was active (freeing
     /// memory allocated before can make it negative).
     used: AtomicIsize,
+    /// The highest `used` seen (only the budget's own thread writes either).
+    peak: AtomicIsize,
     memory_exceeded: AtomicBool,
     stack_exhausted: AtomicBool,
     abandoned: AtomicBool,
@@ -78,6 +80,14 @@ fn park() -> ! {
     }
 }
 
+/// What an allocation of `size` bytes costs in memory: glibc's chunk for it (an 8-byte
+/// header, 16-byte alignment, 32 bytes at least), so that many small allocations are
+/// counted near what they occupy, not what was asked for.
+#[inline]
+fn footprint(size: usize) -> usize {
+    (size.saturating_add(8 + 15) & !15).max(32)
+}
+
 #[inline]
 fn charge(bytes: usize) {
     let Some(inner) = current() else { return };
@@ -87,6 +97,9 @@ fn charge(bytes: usize) {
         inner.used.fetch_sub(add, Ordering::Relaxed);
         inner.memory_exceeded.store(true, Ordering::SeqCst);
         park();
+    }
+    if used > inner.peak.load(Ordering::Relaxed) {
+        inner.peak.store(used, Ordering::Relaxed);
     }
 }
 
@@ -102,21 +115,21 @@ fn credit(bytes: usize) {
 // atomics and thread-locals and never allocates (no recursion into the allocator).
 unsafe impl GlobalAlloc for BudgetAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        charge(layout.size());
+        charge(footprint(layout.size()));
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract (non-zero size).
         let p = unsafe { System.alloc(layout) };
         if p.is_null() {
-            credit(layout.size());
+            credit(footprint(layout.size()));
         }
         p
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        charge(layout.size());
+        charge(footprint(layout.size()));
         // SAFETY: as for `alloc`.
         let p = unsafe { System.alloc_zeroed(layout) };
         if p.is_null() {
-            credit(layout.size());
+            credit(footprint(layout.size()));
         }
         p
     }
@@ -125,25 +138,35 @@ unsafe impl GlobalAlloc for BudgetAlloc {
         // SAFETY: the caller passes a block this allocator (that is, `System`) returned,
         // with the layout it was allocated with.
         unsafe { System.dealloc(ptr, layout) };
-        credit(layout.size());
+        credit(footprint(layout.size()));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let old = layout.size();
-        if new_size > old {
-            charge(new_size - old);
+        let (old, new) = (footprint(layout.size()), footprint(new_size));
+        if new > old {
+            charge(new - old);
         }
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract for `ptr`, `layout`
         // and `new_size`.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if p.is_null() {
-            if new_size > old {
-                credit(new_size - old);
+            if new > old {
+                credit(new - old);
             }
-        } else if new_size < old {
-            credit(old - new_size);
+        } else if new < old {
+            credit(old - new);
         }
         p
+    }
+}
+
+/// The last holder of a budget is gone: its thread ended (a parked thread never does, so
+/// its budget is never dropped). If it was abandoned, what it stood for is free again.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.abandoned.load(Ordering::SeqCst) {
+            ABANDONED.fetch_sub(self.reserved, Ordering::SeqCst);
+        }
     }
 }
 
@@ -174,6 +197,7 @@ impl Budget {
             limit,
             reserved,
             used: AtomicIsize::new(0),
+            peak: AtomicIsize::new(0),
             memory_exceeded: AtomicBool::new(false),
             stack_exhausted: AtomicBool::new(false),
             abandoned: AtomicBool::new(false),
@@ -189,6 +213,11 @@ impl Budget {
         self.0.used.load(Ordering::Relaxed)
     }
 
+    /// The most the thread held at once while the budget was active.
+    pub fn peak(&self) -> isize {
+        self.0.peak.load(Ordering::Relaxed)
+    }
+
     /// Whether the thread was stopped because an allocation would have exceeded the budget.
     pub fn memory_exceeded(&self) -> bool {
         self.0.memory_exceeded.load(Ordering::SeqCst)
@@ -200,7 +229,8 @@ impl Budget {
     }
 
     /// The thread will not be waited for any more: what its budget stands for stays counted
-    /// against the process cap for the rest of the process. Idempotent.
+    /// against the process cap until the thread ends (a parked thread never does) and every
+    /// handle to the budget is dropped. Idempotent.
     pub fn abandon(&self) {
         if !self.0.abandoned.swap(true, Ordering::SeqCst) {
             ABANDONED.fetch_add(self.0.reserved, Ordering::SeqCst);
@@ -446,9 +476,32 @@ mod tests {
         assert!(wait_for(|| b.memory_exceeded()));
         assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "the thread went on");
         assert!(!b.stack_exhausted());
+        let before = abandoned_bytes();
         b.abandon();
         b.abandon();
-        assert!(abandoned_bytes() >= (64 << 20) + (1 << 20));
+        assert_eq!(abandoned_bytes(), before + (64 << 20) + (1 << 20));
+        // The parked thread keeps its handle: dropping ours frees nothing.
+        drop(b);
+        assert_eq!(abandoned_bytes(), before + (64 << 20) + (1 << 20));
+    }
+
+    #[test]
+    fn an_abandoned_thread_that_ends_gives_its_share_back() {
+        let _serial = serial();
+        let before = abandoned_bytes();
+        let b = Budget::new(8 << 20, 1 << 20).unwrap();
+        let b2 = b.clone();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            let _e = b2.enter();
+            let _ = wait.recv();
+        });
+        b.abandon();
+        drop(b);
+        assert_eq!(abandoned_bytes(), before + (9 << 20), "counted while the thread runs");
+        go.send(()).unwrap();
+        t.join().unwrap();
+        assert_eq!(abandoned_bytes(), before);
     }
 
     #[test]
@@ -486,6 +539,8 @@ mod tests {
         let e = Budget::new(60 << 20, 10 << 20).err().unwrap();
         assert_eq!(e.room, (100 << 20) - (70 << 20));
         assert!(Budget::new(20 << 20, 10 << 20).is_ok());
+        drop(a);
+        assert!(Budget::new(60 << 20, 10 << 20).is_ok(), "no thread holds the abandoned budget any more");
         set_process_cap(usize::MAX);
     }
 
