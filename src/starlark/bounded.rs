@@ -5,8 +5,9 @@
 //! the thread is stopped or overstays, the caller gets [`Stop`] and the thread is abandoned
 //! (detached; what it holds stays counted against the process cap). Everything the thread
 //! needs is moved into it, so nothing it can touch outlives the call on the caller's side.
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use yoe_sandbox_helper::budget::{self, Budget};
@@ -26,11 +27,42 @@ pub enum Stop {
     /// Stopped for good by a hard limit (memory, stack), or overstayed the clock
     /// (`Limit::WallMs`), or could not start because abandoned threads fill the cap.
     Limit(Limit),
-    /// The thread panicked (a bug in yoe or starlark) or could not be spawned.
+    /// The evaluator panicked (a bug in starlark or yoe that the input reached: starlark
+    /// asserts, for one, that no single value is 4 GiB or more); the message is the panic's.
+    Panicked(String),
+    /// The thread could not be spawned.
     Failed(String),
 }
 
+/// Thread names of bounded threads (the panic hook keeps their panics quiet).
+const PREFIX: &str = "yoe-";
+
+/// A panic on a bounded thread is caught and reported as the load's error; the default
+/// hook would print it (with a backtrace) as if yoe had crashed. Other threads keep it.
+fn quiet_panics_of_bounded_threads() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let bounded = std::thread::current().name().is_some_and(|n| n.starts_with(PREFIX));
+            if bounded {
+                tracing::debug!("evaluation thread panicked: {info}");
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// Run `f` on a new thread bounded by `limits` (and by `clock`, if given), and wait for it.
+/// `name` must start with `yoe-`.
 pub fn run<T: Send + 'static>(
     name: &str,
     limits: &LoadLimits,
@@ -40,7 +72,8 @@ pub fn run<T: Send + 'static>(
     budget::set_process_cap(limits.bytes(Limit::ProcessBytes));
     let stack = limits.bytes(Limit::StackBytes);
     let b = Budget::new(limits.bytes(Limit::ThreadBytes), stack).map_err(|_| Stop::Limit(Limit::ProcessBytes))?;
-    let (tx, rx) = sync_channel::<T>(1);
+    quiet_panics_of_bounded_threads();
+    let (tx, rx) = sync_channel::<Result<T, String>>(1);
     let inner = b.clone();
     std::thread::Builder::new()
         .name(name.to_string())
@@ -48,7 +81,7 @@ pub fn run<T: Send + 'static>(
         .spawn(move || {
             let out = {
                 let _entered = inner.enter();
-                f()
+                std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
             };
             // Nobody may be waiting any more (abandoned): then the result is dropped here.
             let _ = tx.send(out);
@@ -56,7 +89,10 @@ pub fn run<T: Send + 'static>(
         .map_err(|e| Stop::Failed(format!("starting the evaluation thread: {e}")))?;
     loop {
         match rx.recv_timeout(POLL) {
-            Ok(out) => return Ok(out),
+            Ok(out) => {
+                tracing::debug!(thread = name, peak_bytes = b.peak(), "evaluation thread done");
+                return out.map_err(Stop::Panicked);
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 return Err(Stop::Failed("the evaluation thread panicked (see above)".into()));
             }
@@ -73,7 +109,7 @@ pub fn run<T: Send + 'static>(
         };
         // A result may have arrived meanwhile: prefer it.
         if let Ok(out) = rx.try_recv() {
-            return Ok(out);
+            return out.map_err(Stop::Panicked);
         }
         b.abandon();
         tracing::debug!(limit = %stop, used = b.used(), "evaluation thread abandoned");

@@ -140,12 +140,16 @@ pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
         match attempt(opts, true, excluded.clone(), clock.clone()) {
             Attempt::Done(Ok(mut a)) => {
                 a.errors.splice(0..0, stopped);
-                return Ok(a);
+                return Ok(*a);
             }
             Attempt::Done(Err(e)) => return Err(stopped.into_iter().next().unwrap_or(e)),
             Attempt::Stopped(e) => {
                 let file = match &e {
-                    LoadError::Limit { file, .. } if !file.as_os_str().is_empty() => Some(file.clone()),
+                    LoadError::Limit { file, .. } | LoadError::Internal { file, .. }
+                        if !file.as_os_str().is_empty() =>
+                    {
+                        Some(file.clone())
+                    }
                     _ => None,
                 };
                 tracing::info!("audit load attempt {n} stopped: {e}");
@@ -164,7 +168,7 @@ pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
 
 enum Attempt {
     /// The thread finished, with the load's own result.
-    Done(Result<AuditLoad, LoadError>),
+    Done(Result<Box<AuditLoad>, LoadError>),
     /// A hard limit stopped the thread (or it overstayed its time): it was abandoned.
     Stopped(LoadError),
 }
@@ -173,11 +177,20 @@ enum Attempt {
 fn attempt(opts: &LoadOptions, audit: bool, excluded: HashSet<PathBuf>, clock: Arc<Clock>) -> Attempt {
     let meter = Meter::new(opts.limits, clock.clone());
     let (o, m) = (opts.clone(), meter.clone());
-    match bounded::run("yoe-load", &opts.limits, Some(clock), move || load_inner(&o, audit, excluded, m)) {
-        Ok(r) => Attempt::Done(r),
+    match bounded::run("yoe-load", &opts.limits, Some(clock.clone()), move || load_inner(&o, audit, excluded, m)) {
+        Ok(r) => {
+            let (statements, ticks) = meter.counts();
+            let ms = clock.elapsed().as_millis();
+            tracing::debug!(statements, ticks, ms, "load done");
+            Attempt::Done(r.map(Box::new))
+        }
         Err(Stop::Limit(limit)) => {
             let (file, location) = meter.place();
             Attempt::Stopped(LoadError::Limit { file, location, limit, value: limit.value(&opts.limits) })
+        }
+        Err(Stop::Panicked(message)) => {
+            let (file, location) = meter.place();
+            Attempt::Stopped(LoadError::Internal { file, location, message })
         }
         Err(Stop::Failed(m)) => Attempt::Done(Err(LoadError::Invalid(format!("internal error: {m}")))),
     }
@@ -406,6 +419,10 @@ pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadErr
         Err(Stop::Limit(limit)) => {
             let (file, location) = meter.place();
             Err(LoadError::Limit { file, location, limit, value: limit.value(&limits) })
+        }
+        Err(Stop::Panicked(message)) => {
+            let (file, location) = meter.place();
+            Err(LoadError::Internal { file, location, message })
         }
         Err(Stop::Failed(m)) => Err(LoadError::Invalid(format!("internal error: {m}"))),
     }
@@ -663,8 +680,9 @@ impl<'a> Loader<'a> {
                 st.roots.resolve(&load.label, path)
             }
             .map_err(|e| located(&parsed, load.span.clone(), e.to_string(), "this load", None))?;
+            // This file's load() nests one level below the files that loaded it.
             let depth = self.engine.state.borrow().eval_stack.len() as u64 + 1;
-            if depth >= self.limits().max_load_depth {
+            if depth > self.limits().max_load_depth {
                 return Err(LoadError::Limit {
                     file: path.to_path_buf(),
                     location: Some(parsed.location(load.span.clone())),

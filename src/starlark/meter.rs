@@ -14,7 +14,7 @@ use ::starlark::codemap::{CodeMap, CodeMapId, FileSpanRef, Pos, Span};
 use ::starlark::eval::{BeforeStmtFunc, BeforeStmtFuncDyn, Evaluator};
 use yoe_sandbox_helper::budget;
 
-use super::limits::{Limit, LoadLimits};
+use super::limits::{self, Limit, LoadLimits};
 use crate::model::Location;
 
 /// Wall-clock time of a load, not counting the time spent in trusted work (verifying
@@ -131,6 +131,11 @@ impl Meter {
     pub fn take_tripped(&self) -> Option<Limit> {
         let code = self.tripped.swap(0, Ordering::SeqCst);
         Limit::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+
+    /// Statements and ticks counted so far (for logs and tuning the limits).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.statements.load(Ordering::SeqCst), self.ticks.load(Ordering::SeqCst))
     }
 
     pub fn checkpoint(&self) -> Checkpoint {
@@ -252,6 +257,15 @@ impl Meter {
         self.live_ticks.store(0, Ordering::SeqCst);
     }
 
+    /// The message of a limit hit, placed at the statement being run (else at `what`).
+    pub fn hit(&self, limit: Limit, what: &str) -> String {
+        let place = match self.location() {
+            Some(l) => l.to_string(),
+            None => what.to_string(),
+        };
+        limits::message(&place, limit, limit.value(&self.limits))
+    }
+
     /// The error for a thread that was stopped (or is still running past the deadline):
     /// the limit, and where the thread was.
     pub fn place(&self) -> (PathBuf, Option<Location>) {
@@ -285,7 +299,7 @@ impl<'e> BeforeStmtFuncDyn<'e> for StmtHook {
             return Err(m.trip(Limit::HeapBytes));
         }
         self.n = self.n.wrapping_add(1);
-        if self.n % 256 == 0 && m.clock.over(Duration::ZERO) {
+        if self.n.is_multiple_of(256) && m.clock.over(Duration::ZERO) {
             return Err(m.trip(Limit::WallMs));
         }
         Ok(())

@@ -87,6 +87,10 @@ pub enum LoadError {
     /// `load()` where (when known), `value` the limit's value.
     #[error("{}", limits::message(&place(file, location.as_ref()), *limit, *value))]
     Limit { file: PathBuf, location: Option<Location>, limit: Limit, value: u64 },
+    /// The evaluator panicked on this input (a bug in starlark or yoe that hostile input
+    /// reached); the load stopped there.
+    #[error("{}: the Starlark evaluator failed on this file ({message}); the load stopped", place(file, location.as_ref()))]
+    Internal { file: PathBuf, location: Option<Location>, message: String },
     /// A `.star` path that names a fifo, socket, device or directory.
     #[error("{} is {kind}, not a regular file; a .star file must be a regular file", path.display())]
     NotRegular { path: PathBuf, kind: &'static str },

@@ -357,19 +357,20 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
                     i += 1;
                 }
                 let word = &b[start..i];
-                if std::mem::take(&mut first_token) && frames.is_empty() {
-                    if let Some(top) = blocks.last_mut() {
-                        match word {
-                            b"elif" => {
-                                top.1 += 1;
-                                block_total += 1;
-                                check!(start);
-                            }
-                            b"else" => {}
-                            _ => {
-                                block_total -= top.1;
-                                top.1 = 0;
-                            }
+                if std::mem::take(&mut first_token)
+                    && frames.is_empty()
+                    && let Some(top) = blocks.last_mut()
+                {
+                    match word {
+                        b"elif" => {
+                            top.1 += 1;
+                            block_total += 1;
+                            check!(start);
+                        }
+                        b"else" => {}
+                        _ => {
+                            block_total -= top.1;
+                            top.1 = 0;
                         }
                     }
                 }
@@ -398,9 +399,8 @@ fn skip_number(b: &[u8], mut i: usize) -> usize {
     let radix = b.get(i) == Some(&b'0') && b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic());
     while i < b.len() {
         let c = b[i];
-        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' {
-            i += 1;
-        } else if (c == b'+' || c == b'-') && !radix && i > 0 && matches!(b[i - 1], b'e' | b'E') {
+        let exponent_sign = (c == b'+' || c == b'-') && !radix && i > 0 && matches!(b[i - 1], b'e' | b'E');
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || exponent_sign {
             i += 1;
         } else {
             break;

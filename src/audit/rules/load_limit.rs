@@ -43,7 +43,8 @@ impl Rule for Check {
                 Some(limit) => what(limit, cx),
                 None => strip(&r.message, &cx.inputs.root),
             };
-            out.push(finding(cx, &at, r.limit, message));
+            let kind = r.limit.map_or(Kind::NotRegular, Kind::Limit);
+            out.push(finding(cx, &at, kind, message));
         }
         let model_errors = cx.model.iter().flat_map(|m| m.errors.iter()).chain(cx.model_error.iter());
         for e in model_errors {
@@ -54,15 +55,18 @@ impl Rule for Check {
                     if limit.is_hard() || *limit == Limit::WallMs {
                         message.push_str("; the model pass went on without the file");
                     }
-                    out.push(finding(cx, &at, Some(*limit), message));
+                    out.push(finding(cx, &at, Kind::Limit(*limit), message));
+                }
+                LoadError::Internal { file, location, message } => {
+                    let at = location.clone().unwrap_or_else(|| Location::file_only(file.clone()));
+                    let message = format!(
+                        "the Starlark evaluator failed on this file ({message}); the model pass went on without it"
+                    );
+                    out.push(finding(cx, &at, Kind::Evaluator, message));
                 }
                 LoadError::NotRegular { path, .. } => {
-                    out.push(finding(
-                        cx,
-                        &Location::file_only(path.clone()),
-                        None,
-                        strip(&e.to_string(), &cx.inputs.root),
-                    ));
+                    let message = strip(&e.to_string(), &cx.inputs.root);
+                    out.push(finding(cx, &Location::file_only(path.clone()), Kind::NotRegular, message));
                 }
                 _ => {}
             }
@@ -78,11 +82,21 @@ fn strip(message: &str, root: &Path) -> String {
     message.replace(&format!("{}/", root.display()), "")
 }
 
-fn finding(cx: &Context, at: &Location, limit: Option<Limit>, message: String) -> Finding {
+/// What stopped the file.
+#[derive(Clone, Copy)]
+enum Kind {
+    Limit(Limit),
+    NotRegular,
+    /// The evaluator panicked on it.
+    Evaluator,
+}
+
+fn finding(cx: &Context, at: &Location, kind: Kind, message: String) -> Finding {
     let rel = cx.inputs.rel(&at.file);
-    let label = match limit {
-        Some(l) => format!("hits `{}`", l.key()),
-        None => "not a regular file".to_string(),
+    let (key, label) = match kind {
+        Kind::Limit(l) => (l.key(), format!("hits `{}`", l.key())),
+        Kind::NotRegular => ("regular-file", "not a regular file".to_string()),
+        Kind::Evaluator => ("evaluator", "stops the evaluator".to_string()),
     };
     let primary = match cx.inputs.file(&at.file).filter(|_| at.line > 0) {
         Some(f) => match f.offset(at.line, at.column) {
@@ -96,6 +110,5 @@ fn finding(cx: &Context, at: &Location, limit: Option<Limit>, message: String) -
         }
         None => Span::file(rel.clone(), label),
     };
-    let key = limit.map_or("regular-file", Limit::key);
     cx.finding(&META, primary, format!("load-limit.{key}({})", rel.display()), message, TIP)
 }
