@@ -150,7 +150,25 @@ impl Context<'_> {
 }
 
 /// Run every rule over the project (or module) at `opts.start`.
+///
+/// The audit runs on a thread of its own whose stack is `max_stack_bytes`: parsing, walking
+/// and dropping an AST recurses once per nesting level, and `max_parse_depth` is sized for
+/// that stack (not for whatever the caller's thread has).
 pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
+    std::thread::scope(|s| {
+        let t = std::thread::Builder::new()
+            .name("yoe-audit".into())
+            .stack_size(opts.limits.bytes(crate::starlark::Limit::StackBytes))
+            .spawn_scoped(s, || audit_here(opts));
+        match t {
+            Ok(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had: run here.
+            Err(_) => audit_here(opts),
+        }
+    })
+}
+
+fn audit_here(opts: &AuditOptions) -> Result<Report, AuditError> {
     let inputs = inputs::discover(&opts.start, opts.modules.as_ref(), &opts.limits)?;
     let config = if inputs.is_project { Config::load(&inputs.root)? } else { Config::default() };
     let mut diagnostics = Vec::new();
