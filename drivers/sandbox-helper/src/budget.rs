@@ -88,16 +88,19 @@ fn footprint(size: usize) -> usize {
     (size.saturating_add(8 + 15) & !15).max(32)
 }
 
+// `used` and `peak` have one writer, the budget's own thread (CURRENT is only ever set on
+// it), so plain loads and stores suffice: no read-modify-write on every allocation.
+
 #[inline]
 fn charge(bytes: usize) {
     let Some(inner) = current() else { return };
     let add = isize::try_from(bytes).unwrap_or(isize::MAX);
-    let used = inner.used.fetch_add(add, Ordering::Relaxed).saturating_add(add);
+    let used = inner.used.load(Ordering::Relaxed).saturating_add(add);
     if used > isize::try_from(inner.limit).unwrap_or(isize::MAX) {
-        inner.used.fetch_sub(add, Ordering::Relaxed);
         inner.memory_exceeded.store(true, Ordering::SeqCst);
         park();
     }
+    inner.used.store(used, Ordering::Relaxed);
     if used > inner.peak.load(Ordering::Relaxed) {
         inner.peak.store(used, Ordering::Relaxed);
     }
@@ -106,7 +109,8 @@ fn charge(bytes: usize) {
 #[inline]
 fn credit(bytes: usize) {
     if let Some(inner) = current() {
-        inner.used.fetch_sub(isize::try_from(bytes).unwrap_or(isize::MAX), Ordering::Relaxed);
+        let sub = isize::try_from(bytes).unwrap_or(isize::MAX);
+        inner.used.store(inner.used.load(Ordering::Relaxed).saturating_sub(sub), Ordering::Relaxed);
     }
 }
 
