@@ -89,8 +89,9 @@ pub struct Context<'a> {
     pub opts: &'a AuditOptions,
     /// The audit load, when it ran (refusals, errors, model).
     pub model: Option<crate::starlark::AuditLoad>,
-    /// Why the audit load failed, when it did.
-    pub model_error: Option<LoadError>,
+    /// Why the audit load failed, when it did: the error and every hard stop of its
+    /// attempts.
+    pub model_errors: Vec<LoadError>,
     /// Files of the output tree, when `--outputs` was given.
     pub outputs: Vec<outputs::OutputFile>,
     shells: RefCell<HashMap<String, Rc<Script>>>,
@@ -193,7 +194,7 @@ fn audit_here(opts: &AuditOptions) -> Result<Report, AuditError> {
         })
         .collect();
 
-    let mut model_error = None;
+    let mut model_errors = Vec::new();
     let model = if opts.model && inputs.is_project {
         let lo = LoadOptions {
             start: inputs.root.clone(),
@@ -223,7 +224,11 @@ fn audit_here(opts: &AuditOptions) -> Result<Report, AuditError> {
                     "model pass failed, units were audited from their literal arguments only: {}",
                     e.render(&inputs.root)
                 ));
-                model_error = Some(e);
+                let text = e.error.to_string();
+                model_errors = e.stopped;
+                if !model_errors.iter().any(|s| s.to_string() == text) {
+                    model_errors.push(e.error);
+                }
                 None
             }
         }
@@ -241,7 +246,7 @@ fn audit_here(opts: &AuditOptions) -> Result<Report, AuditError> {
         config,
         opts,
         model,
-        model_error,
+        model_errors,
         outputs,
         shells: RefCell::new(HashMap::new()),
         sites: std::cell::OnceCell::new(),

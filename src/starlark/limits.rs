@@ -108,7 +108,7 @@ impl Limit {
             Limit::HeapBytes => "evaluation holds too much memory",
             Limit::WallMs => "evaluation takes too long",
             Limit::ValueDepth => "a value is nested too deeply",
-            Limit::ThreadBytes => "one operation needs more memory than the evaluating thread may hold",
+            Limit::ThreadBytes => "evaluation needs more memory than the evaluating thread may hold",
             Limit::StackBytes => "recursion exhausts the evaluating thread's stack",
             Limit::ProcessBytes => "stopped evaluations hold all the memory this process may use",
             Limit::TemplateBytes => "the rendered template is too large",

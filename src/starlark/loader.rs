@@ -131,8 +131,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
 /// A file that hits a hard limit stops the evaluating thread for good; the load is then
 /// attempted again without that file (at most [`AUDIT_ATTEMPTS`] attempts in all, within
 /// one `max_wall_ms`, while the process cap has room), and the limit hit is reported among
-/// the errors. When no attempt succeeds, the first hard limit hit is the error.
-pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
+/// the errors. When no attempt succeeds, the error holds every hard stop met.
+pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, AuditLoadError> {
     let clock = Clock::new(Some(Duration::from_millis(opts.limits.max_wall_ms)));
     let mut excluded = HashSet::new();
     let mut stopped: Vec<LoadError> = Vec::new();
@@ -142,7 +142,7 @@ pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
                 a.errors.splice(0..0, stopped);
                 return Ok(*a);
             }
-            Attempt::Done(Err(e)) => return Err(stopped.into_iter().next().unwrap_or(e)),
+            Attempt::Done(Err(error)) => return Err(AuditLoadError { error, stopped }),
             Attempt::Stopped(e) => {
                 let file = match &e {
                     LoadError::Limit { file, .. } | LoadError::Internal { file, .. }
@@ -163,7 +163,25 @@ pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
             }
         }
     }
-    Err(stopped.into_iter().next().unwrap_or_else(|| LoadError::Invalid("internal: no load attempt".into())))
+    // The first stop is what a reader needs first; all of them are kept.
+    let error = stopped.first().cloned().unwrap_or_else(|| LoadError::Invalid("internal: no load attempt".into()));
+    Err(AuditLoadError { error, stopped })
+}
+
+/// Why no attempt of [`load_for_audit`] produced a model.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct AuditLoadError {
+    /// What failed the load (the first hard stop, when there was one).
+    pub error: LoadError,
+    /// Every hard stop of the attempts made, in order.
+    pub stopped: Vec<LoadError>,
+}
+
+impl AuditLoadError {
+    pub fn render(&self, root: &Path) -> String {
+        self.error.render(root)
+    }
 }
 
 enum Attempt {

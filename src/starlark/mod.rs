@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use limits::{Limit, LoadLimits};
-pub use loader::{LoadOptions, find_root, load, load_for_audit, load_project_decl};
+pub use loader::{AuditLoadError, LoadOptions, find_root, load, load_for_audit, load_project_decl};
 pub use modules::{LocalOnly, ModuleSource};
 pub use runtime::{BuildHost, FnRuntime, RunOutput};
 
@@ -63,7 +63,7 @@ pub struct AuditLoad {
 }
 
 /// Why a project failed to load. Every message names the file (and line where known).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
     #[error("no PROJECT.star found in {} or any parent directory", .0.display())]

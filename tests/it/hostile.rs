@@ -351,6 +351,25 @@ fn audit_reports_the_hostile_file_and_audits_the_rest() {
 }
 
 #[test]
+fn audit_stops_retrying_when_stopped_threads_fill_the_process_cap() {
+    // Each file fills the thread budget with 1 MB strings (the step between two memory
+    // checks is 1,000 ticks, so the allocator is what stops it). The first attempt stops in
+    // a.star, the second in b.star; the parked threads then fill max_process_bytes, so there
+    // is no third attempt, and both files are still reported.
+    let fill = "s = \"a\" * 1000000\nx = [s + str(i) for i in range(1000)]\n";
+    let dir = write_project(&[text("units/a.star", fill), text("units/b.star", fill)]);
+    let (code, stdout, stderr) = run(dir.path(), &["audit", "--format", "json"]);
+    assert!((11..=14).contains(&code), "{code}\n{stderr}");
+    let found = load_limit_findings(&stdout);
+    for f in ["units/a.star", "units/b.star"] {
+        assert!(found.iter().any(|(p, m)| p == f && m.contains("max_thread_bytes")), "{f}: {found:?}");
+    }
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    let diagnostics = v["diagnostics"].to_string();
+    assert!(diagnostics.contains("model pass failed"), "{diagnostics}");
+}
+
+#[test]
 fn controls_the_same_shapes_within_the_limits_load() {
     // Each hostile shape, small: the verbs succeed, so it is the size that is refused.
     let dir = write_project(&[

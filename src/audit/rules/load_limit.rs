@@ -46,9 +46,12 @@ impl Rule for Check {
             let kind = r.limit.map_or(Kind::NotRegular, Kind::Limit);
             out.push(finding(cx, &at, kind, message));
         }
-        let model_errors = cx.model.iter().flat_map(|m| m.errors.iter()).chain(cx.model_error.iter());
+        let model_errors = cx.model.iter().flat_map(|m| m.errors.iter()).chain(cx.model_errors.iter());
         for e in model_errors {
             match e {
+                // A stop with no file (the process cap refused another attempt) has no place
+                // to report; the audit's diagnostics carry it.
+                LoadError::Limit { file, .. } if file.as_os_str().is_empty() => {}
                 LoadError::Limit { file, location, limit, .. } => {
                     let at = location.clone().unwrap_or_else(|| Location::file_only(file.clone()));
                     let mut message = what(*limit, cx);
