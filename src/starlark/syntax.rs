@@ -177,20 +177,23 @@ pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
 ///   `=`), `.`, the keywords `and or not in is if else lambda for`, and a `(` or `[` that
 ///   follows an operand (a call or index suffix). Long chains nest: `a + a + a` is
 ///   `(a + a) + a`, `not not x`, `- - x`, `x.a.a`, `f()()` and `x if c else y if d else z`
-///   all add a level per link.
+///   all add a level per link. A `,` between a `lambda` and its `:` separates parameters,
+///   not siblings, so it resets nothing (`lambda a, b: lambda a, b: ...` nests too).
 ///
 /// Strings and comments are skipped; anything that is not valid Starlark is the parser's
 /// business, the scan only has to stay linear and never undercount valid text.
 pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
     let b = text.as_bytes();
     let n = b.len();
-    // Per open bracket: operator-like tokens since its last comma.
-    let mut frames: Vec<usize> = Vec::new();
+    // Per open bracket: operator-like tokens since its last comma, and `lambda`s whose `:`
+    // is still to come.
+    let mut frames: Vec<(usize, usize)> = Vec::new();
     let mut bracket_total = 0usize;
     // Indented blocks: (width, elif chain length); the first is the top level.
     let mut blocks: Vec<(usize, usize)> = vec![(0, 0)];
     let mut block_total = 0usize;
     let mut line_ops = 0usize;
+    let mut line_lambdas = 0usize;
     let mut line_start = true;
     let mut first_token = true;
     let mut prev_operand = false;
@@ -206,7 +209,7 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
         ($at:expr) => {{
             match frames.last_mut() {
                 Some(top) => {
-                    *top += 1;
+                    top.0 += 1;
                     bracket_total += 1;
                 }
                 None => line_ops += 1,
@@ -214,16 +217,30 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
             check!($at);
         }};
     }
+    macro_rules! lambdas {
+        () => {
+            match frames.last_mut() {
+                Some(top) => &mut top.1,
+                None => &mut line_lambdas,
+            }
+        };
+    }
     while i < n {
         if line_start && frames.is_empty() {
             line_start = false;
             let mut width = 0usize;
             let mut j = i;
-            while j < n && matches!(b[j], b' ' | b'\t' | b'\x0c') {
-                width = if b[j] == b'\t' { (width / 8 + 1) * 8 } else { width + 1 };
+            // As starlark's lexer: spaces count, a `\r` is ignored, a tab is an error there
+            // (counted as 8 here).
+            while j < n && matches!(b[j], b' ' | b'\t' | b'\r') {
+                width += match b[j] {
+                    b' ' => 1,
+                    b'\t' => 8,
+                    _ => 0,
+                };
                 j += 1;
             }
-            let blank = j >= n || matches!(b[j], b'\n' | b'\r' | b'#');
+            let blank = j >= n || matches!(b[j], b'\n' | b'#');
             if !blank {
                 let top = blocks.last().map_or(0, |t| t.0);
                 if width > top {
@@ -247,6 +264,7 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
             b'\n' => {
                 if frames.is_empty() {
                     line_ops = 0;
+                    line_lambdas = 0;
                     line_start = true;
                     prev_operand = false;
                 }
@@ -286,14 +304,14 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
                 if prev_operand {
                     op!(i);
                 }
-                frames.push(0);
+                frames.push((0, 0));
                 bracket_total += 1;
                 check!(i);
                 prev_operand = false;
                 i += 1;
             }
             b')' | b']' | b'}' => {
-                if let Some(ops) = frames.pop() {
+                if let Some((ops, _)) = frames.pop() {
                     bracket_total -= 1 + ops;
                 }
                 prev_operand = true;
@@ -301,18 +319,27 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
             }
             b',' => {
                 match frames.last_mut() {
-                    Some(top) => {
-                        bracket_total -= *top;
-                        *top = 0;
+                    Some(top) if top.1 == 0 => {
+                        bracket_total -= top.0;
+                        top.0 = 0;
                     }
-                    None => line_ops = 0,
+                    None if line_lambdas == 0 => line_ops = 0,
+                    _ => {} // a lambda's parameters
                 }
+                prev_operand = false;
+                i += 1;
+            }
+            b':' => {
+                first_token = false;
+                let pending = lambdas!();
+                *pending = pending.saturating_sub(1);
                 prev_operand = false;
                 i += 1;
             }
             b';' => {
                 if frames.is_empty() {
                     line_ops = 0;
+                    line_lambdas = 0;
                 }
                 prev_operand = false;
                 i += 1;
@@ -375,7 +402,12 @@ pub fn check_nesting(text: &str, max: usize) -> Result<(), usize> {
                     }
                 }
                 match word {
-                    b"and" | b"or" | b"not" | b"in" | b"is" | b"if" | b"else" | b"lambda" | b"for" => {
+                    b"lambda" => {
+                        op!(start);
+                        *lambdas!() += 1;
+                        prev_operand = false;
+                    }
+                    b"and" | b"or" | b"not" | b"in" | b"is" | b"if" | b"else" | b"for" => {
                         op!(start);
                         prev_operand = false;
                     }

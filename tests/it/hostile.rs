@@ -237,6 +237,7 @@ fn long_chains_without_brackets_are_refused_before_parsing() {
     check("minus unspaced", &nesting_case(format!("x = {}1\n", "-".repeat(500_000))));
     check("conditional", &nesting_case(format!("x = {}1\n", "1 if True else ".repeat(60_000))));
     check("lambda", &nesting_case(format!("x = {}1\n", "lambda: ".repeat(100_000))));
+    check("lambda with parameters", &nesting_case(format!("x = {}1\n", "lambda a, b: ".repeat(60_000))));
     check("plus", &nesting_case(format!("x = 1{}\n", " + 1".repeat(200_000))));
     check("hex minus", &nesting_case(format!("x = 0x1e{}\n", "-0x1e".repeat(150_000))));
     check("attribute", &nesting_case(format!("x = struct(a = 1){}\n", ".a".repeat(300_000))));

@@ -47,6 +47,8 @@ fn shapes(n: usize) -> Vec<(&'static str, String)> {
         ("minus unspaced", format!("x = {}1\n", "-".repeat(n))),
         ("conditional", format!("x = {}1\n", "1 if True else ".repeat(n))),
         ("lambda", format!("x = {}1\n", "lambda: ".repeat(n))),
+        ("lambda with parameters", format!("x = {}1\n", "lambda a, b: ".repeat(n))),
+        ("lambda in a call", format!("x = f({}1)\n", "lambda a, b = [1, 2]: ".repeat(n))),
         ("plus", format!("x = 1{}\n", " + 1".repeat(n))),
         ("hex minus", format!("x = 0x1e{}\n", "-0x1e".repeat(n))),
         ("attribute", format!("x = y{}\n", ".a".repeat(n))),
@@ -58,6 +60,10 @@ fn shapes(n: usize) -> Vec<(&'static str, String)> {
         }),
         ("defs", {
             let defs: String = (0..n).map(|i| format!("{}def f{i}():\n", " ".repeat(i))).collect();
+            format!("{defs}{}pass\n", " ".repeat(n))
+        }),
+        ("defs with carriage returns", {
+            let defs: String = (0..n).map(|i| format!("\r{}def f{i}():\r\n", " ".repeat(i))).collect();
             format!("{defs}{}pass\n", " ".repeat(n))
         }),
     ]
@@ -275,4 +281,72 @@ fn fn_steps_run_under_the_step_and_heap_limits() {
     let small = LoadLimits { max_heap_bytes: 4 << 20, ..LoadLimits::embedded() };
     let err = l.runtime.call_with(fr.id, host.clone(), &small).unwrap_err();
     assert!(err.contains("units/u.star:3:") && err.contains("max_heap_bytes"), "{err}");
+}
+
+mod scan_bounds_the_ast {
+    //! The nesting scan must never undercount: for random valid expressions built from every
+    //! shape that nests, the AST's real depth stays within a small factor of what the scan
+    //! measures, so `max_parse_depth` bounds the parser's recursion whatever the text.
+    use std::path::Path;
+
+    use proptest::prelude::*;
+    use starlark_syntax::syntax::ast::AstNoPayload;
+    use starlark_syntax::syntax::uniplate::Visit;
+    use yoe::starlark::LoadLimits;
+    use yoe::starlark::syntax::{ParsedFile, check_nesting};
+
+    fn expr() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![Just("1".to_string()), Just("x".to_string()), Just("\"s\"".to_string())];
+        leaf.prop_recursive(40, 400, 3, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|a| format!("[{a}]")),
+                inner.clone().prop_map(|a| format!("({a})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{{{a}: {b}}}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("[{a}, {b}]")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} + {b}")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} and {b}")),
+                (inner.clone(), inner.clone(), inner.clone()).prop_map(|(a, b, c)| format!("{a} if {b} else {c}")),
+                inner.clone().prop_map(|a| format!("not {a}")),
+                inner.clone().prop_map(|a| format!("-{a}")),
+                inner.clone().prop_map(|a| format!("lambda: {a}")),
+                inner.clone().prop_map(|a| format!("lambda p, q: {a}")),
+                inner.clone().prop_map(|a| format!("({a}).f")),
+                inner.clone().prop_map(|a| format!("({a})()")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a})[{b}]")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("f({a}, k = {b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("[{a} for y in {b}]")),
+            ]
+        })
+    }
+
+    fn depth(v: Visit<AstNoPayload>) -> usize {
+        let mut d = 0;
+        v.visit_children(|c| d = d.max(depth(c)));
+        d + 1
+    }
+
+    /// The smallest limit the scan lets `text` through at.
+    fn scanned(text: &str) -> usize {
+        (0..10_000).find(|&m| check_nesting(text, m).is_ok()).unwrap_or(usize::MAX)
+    }
+
+    fn check(e: &str) -> Result<(), TestCaseError> {
+        let text = format!("z = {e}\n");
+        let raised = LoadLimits { max_parse_depth: 10_000, ..LoadLimits::embedded() };
+        let Ok(parsed) = ParsedFile::parse_with(Path::new("p.star"), text.clone(), &raised) else {
+            return Ok(()); // not valid Starlark (the scan has nothing to bound)
+        };
+        let ast = depth(Visit::Stmt(parsed.ast.statement()));
+        let scan = scanned(&text);
+        prop_assert!(ast <= 3 * scan + 4, "AST depth {ast} but the scan measured {scan}: {text}");
+        Ok(())
+    }
+
+    #[test]
+    fn for_random_expressions() {
+        super::on_load_stack(|| {
+            let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
+            runner.run(&expr(), |e| check(&e)).unwrap_or_else(|e| panic!("{e}"));
+        });
+    }
 }
