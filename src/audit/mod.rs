@@ -158,7 +158,7 @@ impl Context<'_> {
 pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
     std::thread::scope(|s| {
         let t = std::thread::Builder::new()
-            .name("yoe-audit".into())
+            .name("audit".into())
             .stack_size(opts.limits.bytes(crate::starlark::Limit::StackBytes))
             .spawn_scoped(s, || audit_here(opts));
         match t {

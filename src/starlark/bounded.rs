@@ -34,8 +34,10 @@ pub enum Stop {
     Failed(String),
 }
 
-/// Thread names of bounded threads (the panic hook keeps their panics quiet).
-const PREFIX: &str = "yoe-";
+/// The names of bounded threads (the panic hook keeps their panics quiet, since they are
+/// caught and reported). Only these: a panic elsewhere is a crash and must say so.
+pub const LOAD: &str = "yoe-load";
+pub const FN_STEP: &str = "yoe-fn";
 
 /// A panic on a bounded thread is caught and reported as the load's error; the default
 /// hook would print it (with a backtrace) as if yoe had crashed. Other threads keep it.
@@ -44,7 +46,7 @@ fn quiet_panics_of_bounded_threads() {
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let bounded = std::thread::current().name().is_some_and(|n| n.starts_with(PREFIX));
+            let bounded = std::thread::current().name().is_some_and(|n| n == LOAD || n == FN_STEP);
             if bounded {
                 tracing::debug!("evaluation thread panicked: {info}");
             } else {
@@ -62,9 +64,9 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// Run `f` on a new thread bounded by `limits` (and by `clock`, if given), and wait for it.
-/// `name` must start with `yoe-`.
+/// `name` is [`LOAD`] or [`FN_STEP`].
 pub fn run<T: Send + 'static>(
-    name: &str,
+    name: &'static str,
     limits: &LoadLimits,
     clock: Option<Arc<Clock>>,
     f: impl FnOnce() -> T + Send + 'static,

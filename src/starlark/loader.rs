@@ -195,7 +195,7 @@ enum Attempt {
 fn attempt(opts: &LoadOptions, audit: bool, excluded: HashSet<PathBuf>, clock: Arc<Clock>) -> Attempt {
     let meter = Meter::new(opts.limits, clock.clone());
     let (o, m) = (opts.clone(), meter.clone());
-    match bounded::run("yoe-load", &opts.limits, Some(clock.clone()), move || load_inner(&o, audit, excluded, m)) {
+    match bounded::run(bounded::LOAD, &opts.limits, Some(clock.clone()), move || load_inner(&o, audit, excluded, m)) {
         Ok(r) => {
             let (statements, ticks) = meter.counts();
             let ms = clock.elapsed().as_millis();
@@ -432,7 +432,7 @@ pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadErr
         })?;
         Ok(decl)
     };
-    match bounded::run("yoe-load", &limits, Some(clock), run) {
+    match bounded::run(bounded::LOAD, &limits, Some(clock), run) {
         Ok(decl) => Ok((root, decl?)),
         Err(Stop::Limit(limit)) => {
             let (file, location) = meter.place();
@@ -583,6 +583,7 @@ impl<'a> Loader<'a> {
         let saved = self.engine.state.borrow().phase;
         self.engine.state.borrow_mut().phase = Phase::Peek;
         self.engine.state.borrow_mut().module_info = None;
+        self.meter.set_file(&file);
         let text = self.read(&file).map_err(|e| e.to_string())?;
         let parsed = self.parse(&file, text).map_err(|e| e.to_string())?;
         let engine = self.engine;
@@ -667,6 +668,9 @@ impl<'a> Loader<'a> {
                 return Err(LoadError::Invalid(format!("load cycle: {}", chain.join(" → "))));
             }
         }
+        // Placed in this file from here on: a stop while parsing it must not be put at the
+        // last statement of another.
+        self.meter.set_file(path);
         let text = self.read(path)?;
         let parsed = self.parse(path, text)?;
         match self.collect.as_mut() {

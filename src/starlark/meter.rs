@@ -92,6 +92,15 @@ pub struct Meter {
     file: Mutex<Option<PathBuf>>,
 }
 
+/// The error that unwinds an evaluation stopped at a limit (the loader turns it into
+/// `LoadError::Limit`, placed at the statement the meter remembers).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: load limit `{limit}` = {value}", limit.what())]
+pub struct Stopped {
+    pub limit: Limit,
+    pub value: u64,
+}
+
 /// Counters to return to when `yoe audit` leaves a file out (its cost is refunded).
 #[derive(Debug, Clone, Copy)]
 pub struct Checkpoint {
@@ -119,12 +128,7 @@ impl Meter {
     pub fn trip(&self, limit: Limit) -> ::starlark::Error {
         let code = Limit::ALL.iter().position(|l| *l == limit).map_or(0, |i| i as u8 + 1);
         let _ = self.tripped.compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
-        ::starlark::Error::new_other(anyhow::anyhow!(
-            "{}: load limit `{}` = {}",
-            limit.what(),
-            limit.key(),
-            limit.value(&self.limits)
-        ))
+        ::starlark::Error::new_other(Stopped { limit, value: limit.value(&self.limits) })
     }
 
     /// The limit that stopped the evaluation, clearing it.

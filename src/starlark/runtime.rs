@@ -77,7 +77,7 @@ impl FnRuntime {
                 })
             })
         };
-        match bounded::run("yoe-fn", limits, None, run) {
+        match bounded::run(bounded::FN_STEP, limits, None, run) {
             Ok(r) => r,
             Err(Stop::Limit(limit)) => Err(meter.hit(limit, "fn step")),
             Err(Stop::Panicked(why)) => Err(format!(
