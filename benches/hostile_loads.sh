@@ -82,6 +82,9 @@ p 'print "# ", "x" x (2 << 20), "\n"' | unit file-2MiB
 p 'print "x = [", "1, " x 330000, "1]\n"' | unit wide-list-1MB
 project files-10000
 perl -e 'my $d = shift; for my $i (0..9999) { open my $o, ">", "$d/units/u$i.star"; print $o "x$i = $i\n"; }' "$work/files-10000"
+# past max_files: 50,000 one-line files (under 1 MB in all)
+project files-50000
+perl -e 'my $d = shift; for my $i (0..49999) { open my $o, ">", "$d/units/u$i.star"; print $o "x = $i\n"; }' "$work/files-50000"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # measure DIR ARGS...: "median-seconds max-RSS-MiB exit-code"

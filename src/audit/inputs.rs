@@ -238,8 +238,11 @@ pub fn discover(start: &Path, source: &dyn ModuleSource, limits: &LoadLimits) ->
 
     // Every other .star file, attributed to the deepest root that holds it.
     let roots = inp.roots.clone();
-    for (dir, origin) in &roots {
+    'roots: for (dir, origin) in &roots {
         for path in star_files(dir, &roots) {
+            if inp.full() {
+                break 'roots;
+            }
             if !inp.index.contains_key(&path) {
                 inp.add_file(&path, origin.clone())?;
             }
@@ -249,28 +252,42 @@ pub fn discover(start: &Path, source: &dyn ModuleSource, limits: &LoadLimits) ->
 }
 
 impl Inputs {
-    fn add_file(&mut self, path: &Path, origin: Origin) -> Result<usize, InputError> {
-        let whole = |limit: Option<Limit>, message: String| Refused { limit, line: 0, column: 0, message };
-        let (text, mut refused) = match read_star(path, self.limits.max_file_bytes) {
+    /// The text of `path` (lossy UTF-8), or why the reader refused it (a limit, or not a
+    /// regular file); an I/O error fails the audit as before.
+    fn read(&mut self, path: &Path) -> Result<Result<String, Refused>, InputError> {
+        let limits = self.limits;
+        let refuse = |limit: Limit, value: u64| {
+            let message = crate::starlark::limits::message(&path.display(), limit, value);
+            Ok(Err(Refused { limit: Some(limit), line: 0, column: 0, message }))
+        };
+        if self.files.len() as u64 >= limits.max_files {
+            return refuse(Limit::Files, limits.max_files);
+        }
+        match read_star(path, limits.max_file_bytes) {
             Ok(bytes) => {
                 self.read = self.read.saturating_add(bytes.len() as u64);
-                if self.read > self.limits.max_total_bytes {
-                    let m = crate::starlark::limits::message(
-                        &path.display(),
-                        Limit::TotalBytes,
-                        self.limits.max_total_bytes,
-                    );
-                    (String::new(), Some(whole(Some(Limit::TotalBytes), m)))
-                } else {
-                    (String::from_utf8_lossy(&bytes).into_owned(), None)
+                if self.read > limits.max_total_bytes {
+                    return refuse(Limit::TotalBytes, limits.max_total_bytes);
                 }
+                Ok(Ok(String::from_utf8_lossy(&bytes).into_owned()))
             }
-            Err(ReadError::Io { path, message }) => return Err(InputError::Io { path, message }),
-            Err(e @ ReadError::NotRegular { .. }) => (String::new(), Some(whole(None, e.to_string()))),
-            Err(ReadError::TooLarge { path: p, limit, .. }) => {
-                let m = crate::starlark::limits::message(&p.display(), Limit::FileBytes, limit);
-                (String::new(), Some(whole(Some(Limit::FileBytes), m)))
+            Err(ReadError::Io { path, message }) => Err(InputError::Io { path, message }),
+            Err(e @ ReadError::NotRegular { .. }) => {
+                Ok(Err(Refused { limit: None, line: 0, column: 0, message: e.to_string() }))
             }
+            Err(ReadError::TooLarge { limit, .. }) => refuse(Limit::FileBytes, limit),
+        }
+    }
+
+    /// Whether `max_files` files were added: the next one is refused and no more are read.
+    fn full(&self) -> bool {
+        self.files.len() as u64 > self.limits.max_files
+    }
+
+    fn add_file(&mut self, path: &Path, origin: Origin) -> Result<usize, InputError> {
+        let (text, mut refused) = match self.read(path)? {
+            Ok(text) => (text, None),
+            Err(r) => (String::new(), Some(r)),
         };
         let mut lines = vec![0];
         lines.extend(text.match_indices('\n').map(|(i, _)| i + 1));

@@ -29,6 +29,7 @@ pub enum LimitsError {
 pub struct LoadLimits {
     pub max_file_bytes: u64,
     pub max_total_bytes: u64,
+    pub max_files: u64,
     pub max_parse_depth: u64,
     pub max_load_depth: u64,
     pub max_call_depth: u64,
@@ -47,6 +48,7 @@ pub struct LoadLimits {
 pub enum Limit {
     FileBytes,
     TotalBytes,
+    Files,
     ParseDepth,
     LoadDepth,
     CallDepth,
@@ -61,9 +63,10 @@ pub enum Limit {
 }
 
 impl Limit {
-    pub const ALL: [Limit; 13] = [
+    pub const ALL: [Limit; 14] = [
         Limit::FileBytes,
         Limit::TotalBytes,
+        Limit::Files,
         Limit::ParseDepth,
         Limit::LoadDepth,
         Limit::CallDepth,
@@ -82,6 +85,7 @@ impl Limit {
         match self {
             Limit::FileBytes => "max_file_bytes",
             Limit::TotalBytes => "max_total_bytes",
+            Limit::Files => "max_files",
             Limit::ParseDepth => "max_parse_depth",
             Limit::LoadDepth => "max_load_depth",
             Limit::CallDepth => "max_call_depth",
@@ -101,6 +105,7 @@ impl Limit {
         match self {
             Limit::FileBytes => "the file is too large",
             Limit::TotalBytes => "the load reads too many bytes of .star files",
+            Limit::Files => "the load reads too many .star files",
             Limit::ParseDepth => "the syntax is nested too deeply",
             Limit::LoadDepth => "the load() chain is too deep",
             Limit::CallDepth => "the Starlark call stack is too deep",
@@ -120,6 +125,7 @@ impl Limit {
         match self {
             Limit::FileBytes => limits.max_file_bytes,
             Limit::TotalBytes => limits.max_total_bytes,
+            Limit::Files => limits.max_files,
             Limit::ParseDepth => limits.max_parse_depth,
             Limit::LoadDepth => limits.max_load_depth,
             Limit::CallDepth => limits.max_call_depth,

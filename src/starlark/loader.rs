@@ -97,8 +97,9 @@ struct Loader<'a> {
     /// `Some` in an audit load: errors that dropped a file, and the files that failed.
     collect: Option<Collected>,
     meter: Arc<Meter>,
-    /// Bytes of `.star` text read so far (against `max_total_bytes`).
+    /// Bytes of `.star` text read so far (against `max_total_bytes`), and files.
     read: u64,
+    files: u64,
 }
 
 #[derive(Default)]
@@ -109,8 +110,11 @@ struct Collected {
     skipped_modules: Vec<(crate::model::ModuleRef, String)>,
     /// Files an earlier attempt was stopped in: left out of this one.
     excluded: HashSet<PathBuf>,
-    /// The load's time is spent: no further file is evaluated.
-    out_of_time: bool,
+    /// A budget of the whole load is spent (time, files, bytes): no further file is
+    /// evaluated (each would only hit it again).
+    exhausted: Option<Limit>,
+    /// Texts of `errors`, to keep one of each.
+    seen: HashSet<String>,
 }
 
 /// Load a project. The first error stops the load and names file, line and what was expected.
@@ -467,6 +471,7 @@ impl<'a> Loader<'a> {
             collect,
             meter,
             read: 0,
+            files: 0,
         }
     }
 
@@ -475,8 +480,13 @@ impl<'a> Loader<'a> {
     }
 
     /// The text of `path`: read without blocking, a regular file, within `max_file_bytes`
-    /// and, with what was read before, within `max_total_bytes`.
+    /// and, with what was read before, within `max_total_bytes` and `max_files`.
     fn read(&mut self, path: &Path) -> Result<String, LoadError> {
+        self.files += 1;
+        if self.files > self.limits().max_files {
+            let value = self.limits().max_files;
+            return Err(LoadError::Limit { file: path.to_path_buf(), location: None, limit: Limit::Files, value });
+        }
         let text = read_star_text(path, self.limits().max_file_bytes)?;
         self.read = self.read.saturating_add(text.len() as u64);
         if self.read > self.limits().max_total_bytes {
@@ -526,8 +536,7 @@ impl<'a> Loader<'a> {
                 Ok(())
             }
             (Err(e), Some(c)) => {
-                let text = e.to_string();
-                if !c.errors.iter().any(|x| x.to_string() == text) {
+                if c.seen.insert(e.to_string()) {
                     c.errors.push(e);
                 }
                 Ok(())
@@ -637,10 +646,11 @@ impl<'a> Loader<'a> {
                     path.display()
                 )));
             }
-            if c.out_of_time {
+            if let Some(limit) = c.exhausted {
                 return Err(LoadError::Invalid(format!(
-                    "the model pass ran out of time (load limit `max_wall_ms` = {}); later files were not evaluated",
-                    self.limits().max_wall_ms
+                    "the model pass reached load limit `{}` = {}; later files were not evaluated",
+                    limit.key(),
+                    limit.value(&self.meter.limits)
                 )));
             }
         }
@@ -651,7 +661,7 @@ impl<'a> Loader<'a> {
             match e.limit() {
                 // The file is left out: its steps do not count against the rest.
                 Some(Limit::Steps) => self.meter.restore(checkpoint),
-                Some(Limit::WallMs) => c.out_of_time = true,
+                Some(l @ (Limit::WallMs | Limit::Files | Limit::TotalBytes)) => c.exhausted = Some(l),
                 _ => {}
             }
         }

@@ -218,6 +218,47 @@ fn file_and_total_bytes_refuse_large_inputs() {
 }
 
 #[test]
+fn the_number_of_files_is_bounded_in_the_load_and_the_audit() {
+    // 1 MB of one-line files would be 50,000 parses and modules; max_files stops that.
+    let files: Vec<(String, String)> = (0..12).map(|i| (format!("units/u{i:02}.star"), format!("x = {i}\n"))).collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let f = fixture(&refs);
+    f.load_ok();
+    let (limit, msg) = limit_of(load_with(&f, |l| l.max_files = 10), &f.root());
+    assert_eq!(limit, Limit::Files);
+    // PROJECT.star is the first file read, so the tenth unit file is the eleventh.
+    assert!(msg.contains("units/u09.star") && msg.contains("max_files") && msg.contains("= 10"), "{msg}");
+
+    let mut opts = yoe::audit::AuditOptions {
+        start: f.root(),
+        machine: None,
+        distro: None,
+        modules: Arc::new(LocalOnly),
+        outputs: None,
+        paranoid: false,
+        no_ignores: false,
+        model: true,
+        today: Some((2026, 6, 1)),
+        limits: LoadLimits::embedded(),
+    };
+    opts.limits.max_files = 10;
+    let report = yoe::audit::audit(&opts).expect("audit");
+    let hits: Vec<(String, &str)> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "load-limit")
+        .map(|f| (f.primary.file.display().to_string(), f.message.as_str()))
+        .collect();
+    assert!(!hits.is_empty() && hits.iter().all(|(_, m)| m.contains("max_files")), "{hits:?}");
+    assert!(hits.len() <= 2, "one finding per pass, not one per file left out: {hits:?}");
+    for static_only in [false, true] {
+        opts.model = !static_only;
+        let report = yoe::audit::audit(&opts).expect("audit");
+        assert!(report.files <= 11, "{} files read", report.files);
+    }
+}
+
+#[test]
 fn a_fifo_is_refused_where_a_regular_file_loads() {
     let f = fixture(&[("units/a.star", "load(\"//classes/f.star\", \"x\")\n"), ("classes/f.star", "x = 1\n")]);
     f.load_ok();
