@@ -78,6 +78,11 @@ project fifo-load-target
 echo 'load("//classes/f.star", "x")' | put fifo-load-target units/a.star
 mkdir -p "$work/fifo-load-target/classes" && mkfifo "$work/fifo-load-target/classes/f.star"
 p 'print "# ", "x" x (2 << 20), "\n"' | unit file-2MiB
+# shell for the audit: 40 generated steps of 480 KB, braces nested 20,000 deep, and
+# 1 MB of the slowest shape to parse (subshells) split in 20 steps
+printf 'def mk(i):\n    unit(name = "u%%d" %% i, version = "1", tasks = [task("b", steps = ["echo x; " * 60000 + str(i)])])\n[mk(i) for i in range(40)]\n' | unit generated-steps-40x480KB
+p 'print "unit(name = \"a\", version = \"1\", tasks = [task(\"b\", steps = [\"", "{ " x 20000, "x;", " }" x 20000, "\"])])\n"' | unit shell-braces-20000
+p 'print "unit(name = \"a\", version = \"1\", tasks = [task(\"b\", steps = [", join(", ", map { "\"" . "(x); " x 9900 . "(y$_)\"" } 0..19), "])])\n"' | unit shell-subshells-1MB
 # heavy but within the limits: a 1 MB list literal, and 10,000 one-line files
 p 'print "x = [", "1, " x 330000, "1]\n"' | unit wide-list-1MB
 project files-10000

@@ -95,6 +95,8 @@ pub struct Context<'a> {
     /// Files of the output tree, when `--outputs` was given.
     pub outputs: Vec<outputs::OutputFile>,
     shells: RefCell<HashMap<String, Rc<Script>>>,
+    /// Bytes of shell text parsed so far.
+    shell_bytes: std::cell::Cell<u64>,
     sites: std::cell::OnceCell<Rc<Vec<rules::ShellSite>>>,
     tree: std::cell::OnceCell<Rc<Vec<rules::TreeFile>>>,
     lock: std::cell::OnceCell<Option<crate::module::Lockfile>>,
@@ -114,12 +116,24 @@ impl Context<'_> {
             .as_ref()
     }
 
-    /// A shell step, parsed once per distinct text.
+    /// A shell step, parsed once per distinct text, within the audit's shell limits
+    /// (`max_shell_step_bytes` a step, `max_shell_total_bytes` in all): past them the step is
+    /// not parsed, which the `load-limit` rule reports.
     pub fn script(&self, text: &str) -> Rc<Script> {
         if let Some(s) = self.shells.borrow().get(text) {
             return s.clone();
         }
-        let s = Rc::new(Script::parse(text));
+        let l = &self.opts.limits;
+        let len = text.len() as u64;
+        let parsed = self.shell_bytes.get().saturating_add(len);
+        let s = Rc::new(if len > l.max_shell_step_bytes {
+            Script::not_parsed(crate::starlark::Limit::ShellStepBytes, l.max_shell_step_bytes)
+        } else if parsed > l.max_shell_total_bytes {
+            Script::not_parsed(crate::starlark::Limit::ShellTotalBytes, l.max_shell_total_bytes)
+        } else {
+            self.shell_bytes.set(parsed);
+            Script::parse(text)
+        });
         self.shells.borrow_mut().insert(text.to_string(), s.clone());
         s
     }
@@ -249,6 +263,7 @@ fn audit_here(opts: &AuditOptions) -> Result<Report, AuditError> {
         model_errors,
         outputs,
         shells: RefCell::new(HashMap::new()),
+        shell_bytes: std::cell::Cell::new(0),
         sites: std::cell::OnceCell::new(),
         tree: std::cell::OnceCell::new(),
         lock: std::cell::OnceCell::new(),

@@ -40,6 +40,8 @@ pub struct LoadLimits {
     pub max_thread_bytes: u64,
     pub max_stack_bytes: u64,
     pub max_process_bytes: u64,
+    pub max_shell_step_bytes: u64,
+    pub max_shell_total_bytes: u64,
     pub max_template_bytes: u64,
 }
 
@@ -59,11 +61,13 @@ pub enum Limit {
     ThreadBytes,
     StackBytes,
     ProcessBytes,
+    ShellStepBytes,
+    ShellTotalBytes,
     TemplateBytes,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 14] = [
+    pub const ALL: [Limit; 16] = [
         Limit::FileBytes,
         Limit::TotalBytes,
         Limit::Files,
@@ -77,6 +81,8 @@ impl Limit {
         Limit::ThreadBytes,
         Limit::StackBytes,
         Limit::ProcessBytes,
+        Limit::ShellStepBytes,
+        Limit::ShellTotalBytes,
         Limit::TemplateBytes,
     ];
 
@@ -96,6 +102,8 @@ impl Limit {
             Limit::ThreadBytes => "max_thread_bytes",
             Limit::StackBytes => "max_stack_bytes",
             Limit::ProcessBytes => "max_process_bytes",
+            Limit::ShellStepBytes => "max_shell_step_bytes",
+            Limit::ShellTotalBytes => "max_shell_total_bytes",
             Limit::TemplateBytes => "max_template_bytes",
         }
     }
@@ -116,6 +124,8 @@ impl Limit {
             Limit::ThreadBytes => "evaluation needs more memory than the evaluating thread may hold",
             Limit::StackBytes => "recursion exhausts the evaluating thread's stack",
             Limit::ProcessBytes => "stopped evaluations hold all the memory this process may use",
+            Limit::ShellStepBytes => "the shell step is too long for the audit to parse",
+            Limit::ShellTotalBytes => "the audit has parsed all the shell text it may",
             Limit::TemplateBytes => "the rendered template is too large",
         }
     }
@@ -136,6 +146,8 @@ impl Limit {
             Limit::ThreadBytes => limits.max_thread_bytes,
             Limit::StackBytes => limits.max_stack_bytes,
             Limit::ProcessBytes => limits.max_process_bytes,
+            Limit::ShellStepBytes => limits.max_shell_step_bytes,
+            Limit::ShellTotalBytes => limits.max_shell_total_bytes,
             Limit::TemplateBytes => limits.max_template_bytes,
         }
     }

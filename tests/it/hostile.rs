@@ -371,6 +371,41 @@ fn audit_stops_retrying_when_stopped_threads_fill_the_process_cap() {
 }
 
 #[test]
+fn audit_bounds_the_shell_it_parses_and_reports_what_it_did_not() {
+    // Three lines that make 40 steps of 480 KB: the audit used to parse 19 MB of shell
+    // (20 s, 2.3 GB); each step past max_shell_step_bytes is now reported, not parsed.
+    let generated = "def mk(i):\n    unit(name = \"u%d\" % i, version = \"1\", tasks = [task(\"b\", steps = [\"echo x; \" * 60000 + str(i)])])\n[mk(i) for i in range(40)]\n";
+    let dir = write_project(&[text("units/a.star", generated)]);
+    let (code, stdout, stderr) = run(dir.path(), &["audit", "--format", "json"]);
+    assert!((11..=14).contains(&code), "{code}\n{stderr}");
+    let found = load_limit_findings(&stdout);
+    assert_eq!(
+        found.iter().filter(|(f, m)| f == "units/a.star" && m.contains("max_shell_step_bytes")).count(),
+        40,
+        "{found:?}"
+    );
+    // Shell nested past max_parse_depth would overflow the shell parser (20,000 levels did,
+    // even on the audit's 32 MiB stack): not parsed, reported. (Under max_shell_step_bytes,
+    // which would refuse them first.)
+    for (name, step) in [
+        ("braces", format!("{}x;{}", "{ ".repeat(5000), " }".repeat(5000))),
+        ("ifs", format!("{}x{}", "if true; then ".repeat(2000), "; fi".repeat(2000))),
+    ] {
+        let unit = format!("unit(name = \"a\", version = \"1\", tasks = [task(\"b\", steps = [\"{step}\"])])\n");
+        let dir = write_project(&[text("units/a.star", unit)]);
+        for args in [&["audit", "--format", "json"][..], &["audit", "--static-only", "--format", "json"][..]] {
+            let (code, stdout, stderr) = run(dir.path(), args);
+            assert!((11..=14).contains(&code), "{name}: {code}\n{stderr}");
+            let found = load_limit_findings(&stdout);
+            assert!(
+                found.iter().any(|(f, m)| f == "units/a.star" && m.contains("max_parse_depth")),
+                "{name}: {found:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn controls_the_same_shapes_within_the_limits_load() {
     // Each hostile shape, small: the verbs succeed, so it is the size that is refused.
     let dir = write_project(&[

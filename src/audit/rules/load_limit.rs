@@ -46,6 +46,16 @@ impl Rule for Check {
             let kind = r.limit.map_or(Kind::NotRegular, Kind::Limit);
             out.push(finding(cx, &at, kind, message));
         }
+        // Shell steps the audit did not parse (too long, or past its shell budget): the shell
+        // rules could not look at them, so say so where they are.
+        for site in cx.shell_sites().iter() {
+            let Some(limit) = site.script.not_parsed else { continue };
+            let message = format!("{}; the step was not audited", what(limit, cx));
+            let primary = site.primary.clone().with_label(format!("not audited: `{}`", limit.key()));
+            let mut f = cx.finding(&META, primary, format!("load-limit.{}({})", limit.key(), site.route), message, TIP);
+            f.secondary = site.secondary.clone();
+            out.push(f);
+        }
         let model_errors = cx.model.iter().flat_map(|m| m.errors.iter()).chain(cx.model_errors.iter());
         for e in model_errors {
             match e {
