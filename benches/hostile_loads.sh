@@ -58,7 +58,7 @@ printf 'def f():\n    x = []\n    for i in range(1000000):\n        x = [x]\n   
 printf 'def f():\n    x = []\n    for i in range(5000):\n        x = [x]\n    unit(name = "a", deep = x)\nf()\n' | unit deep-value-to-unit
 printf 'def f(n):\n    return f(n + 1)\nx = f(0)\n' | unit recursion
 echo 'x = sorted([i * 7919 % 1000003 for i in range(3000000)])' | unit sort-3M
-printf 'x = int("9" * 1000000)\ny = str(x * x)\n' | unit bigint-1M-digits
+printf 'x = int("9" * 2000000)\ny = str(x * x)\n' | unit bigint-2M-digits
 printf 's = "a" * 1000000\nx = [s + str(i) for i in range(1000)]\n' | unit fill-1000x1MB
 project two-fillers
 printf 's = "a" * 1000000\nx = [s + str(i) for i in range(1000)]\n' | put two-fillers units/a.star
