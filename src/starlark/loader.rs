@@ -206,15 +206,19 @@ fn attempt(opts: &LoadOptions, audit: bool, excluded: HashSet<PathBuf>, clock: A
             tracing::debug!(statements, ticks, ms, "load done");
             Attempt::Done(r.map(Box::new))
         }
-        Err(Stop::Limit(limit)) => {
-            let (file, location) = meter.place();
-            Attempt::Stopped(LoadError::Limit { file, location, limit, value: limit.value(&opts.limits) })
-        }
-        Err(Stop::Panicked(message)) => {
-            let (file, location) = meter.place();
-            Attempt::Stopped(LoadError::Internal { file, location, message })
-        }
-        Err(Stop::Failed(m)) => Attempt::Done(Err(LoadError::Invalid(format!("internal error: {m}")))),
+        Err(stop @ Stop::Failed(_)) => Attempt::Done(Err(stopped(&meter, stop))),
+        Err(stop) => Attempt::Stopped(stopped(&meter, stop)),
+    }
+}
+
+/// The error for a bounded thread that delivered nothing, placed where the meter last saw
+/// it (the statement being run, else the file).
+fn stopped(meter: &Meter, stop: Stop) -> LoadError {
+    let (file, location) = meter.place();
+    match stop {
+        Stop::Limit(limit) => LoadError::Limit { file, location, limit, value: limit.value(&meter.limits) },
+        Stop::Panicked(message) => LoadError::Internal { file, location, message },
+        Stop::Failed(m) => LoadError::Invalid(format!("internal error: {m}")),
     }
 }
 
@@ -438,15 +442,7 @@ pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadErr
     };
     match bounded::run(bounded::LOAD, &limits, Some(clock), run) {
         Ok(decl) => Ok((root, decl?)),
-        Err(Stop::Limit(limit)) => {
-            let (file, location) = meter.place();
-            Err(LoadError::Limit { file, location, limit, value: limit.value(&limits) })
-        }
-        Err(Stop::Panicked(message)) => {
-            let (file, location) = meter.place();
-            Err(LoadError::Internal { file, location, message })
-        }
-        Err(Stop::Failed(m)) => Err(LoadError::Invalid(format!("internal error: {m}"))),
+        Err(stop) => Err(stopped(&meter, stop)),
     }
 }
 
