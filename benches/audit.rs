@@ -8,6 +8,7 @@
 //! and literal steps, half through the class.
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use yoe::audit::{AuditOptions, audit};
@@ -130,17 +131,18 @@ fn main() {
         start: t.path().to_path_buf(),
         machine: None,
         distro: None,
-        modules: &LocalOnly,
+        modules: Arc::new(LocalOnly),
         outputs: None,
         paranoid: false,
         no_ignores: false,
         model,
         today: None,
+        limits: yoe::starlark::LoadLimits::embedded(),
     };
     let pins = units / 10;
     let static_opts = opts(false);
     let full_opts = opts(true);
-    let lo = LoadOptions { start: t.path().to_path_buf(), machine: None, distro: None, modules: &LocalOnly };
+    let lo = LoadOptions::new(t.path(), Arc::new(LocalOnly));
     let check = |r: &yoe::audit::Report| {
         assert_eq!(r.units, units);
         let missing =

@@ -3,6 +3,7 @@
 //! per-unit cost so growth can be judged linear. Target: ≤ 150 ms for 1,000 units.
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use yoe::starlark::{LoadOptions, LocalOnly, load};
@@ -73,7 +74,7 @@ fn main() {
     for units in [250usize, 1000, 4000] {
         let t = tempfile::tempdir().unwrap();
         generate(t.path(), units);
-        let opts = LoadOptions { start: t.path().to_path_buf(), machine: None, distro: None, modules: &LocalOnly };
+        let opts = LoadOptions::new(t.path(), Arc::new(LocalOnly));
         let mut times = Vec::new();
         for i in 0..13 {
             let start = Instant::now();

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)] // a benchmark reports on stdout
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use yoe::module::{LockedSource, Lockfile, Pin, Resolver, Store, UpdateScope};
@@ -63,8 +64,8 @@ fn project(dir: &Path, urls: &[String]) {
 }
 
 fn lock(proj: &Path, store: &Store) -> Lockfile {
-    let r = Resolver::new(store, None, UpdateScope::Keep, false);
-    let res = load(&LoadOptions { start: proj.to_path_buf(), machine: None, distro: None, modules: &r });
+    let r = Arc::new(Resolver::new(store.clone(), None, UpdateScope::Keep, false));
+    let res = load(&LoadOptions::new(proj, r.clone()));
     let l = r.lockfile().unwrap_or_else(|| panic!("lock: {:?}", res.err().map(|e| e.to_string())));
     l.write(proj).unwrap();
     l
@@ -159,8 +160,7 @@ fn main() {
         let (proj, _) = &locks[i];
         let run = |s: &Store| {
             let src = LockedSource::with_store(proj, s.clone(), false).unwrap();
-            let l = load(&LoadOptions { start: proj.clone(), machine: None, distro: None, modules: &src })
-                .unwrap_or_else(|e| panic!("{e}"));
+            let l = load(&LoadOptions::new(proj.clone(), Arc::new(src))).unwrap_or_else(|e| panic!("{e}"));
             assert!(!l.project.modules.is_empty());
         };
         let off = store.clone().without_verification_for_benchmarks();

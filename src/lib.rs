@@ -1,4 +1,12 @@
 //! yoe: a hardened, sandbox-first build runner for embedded Linux.
+
+/// Every allocation of the process goes through the sandbox helper's counting allocator:
+/// the system allocator, plus a byte budget on the threads that evaluate untrusted
+/// Starlark (`starlark::bounded`). Installed here so the binary, the tests and the benches
+/// all run with it.
+#[global_allocator]
+static ALLOC: yoe_sandbox_helper::budget::BudgetAlloc = yoe_sandbox_helper::budget::BudgetAlloc;
+
 pub mod audit;
 pub mod build;
 pub mod cli;

@@ -1,7 +1,9 @@
 //! What is audited, found without evaluating anything: the project (or a lone module), every
 //! module reachable through literal `module(...)` declarations in PROJECT.star and in each
 //! MODULE.star's `module_info(deps=)`, and every `.star` file under each of those roots.
-//! Reads files only; follows no symlink out of a root; trusts no path it reads.
+//! Reads files only, with the loader's reader and limits (no blocking open, regular files
+//! only, `max_file_bytes` per file and `max_total_bytes` in all, `max_parse_depth`); follows
+//! no symlink out of a root; trusts no path it reads.
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
@@ -10,12 +12,10 @@ use std::sync::Arc;
 use super::ast::{Call, Tree};
 use super::finding::{Origin, Span};
 use crate::model::ModuleRef;
-use crate::starlark::ModuleSource;
+use crate::starlark::files::{ReadError, read_star, read_star_text};
 use crate::starlark::labels::normalize;
-use crate::starlark::syntax::ParsedFile;
-
-/// `.star` files larger than this are not read (no real one comes close).
-const MAX_STAR_BYTES: u64 = 8 << 20;
+use crate::starlark::syntax::{ParseError, ParsedFile};
+use crate::starlark::{Limit, LoadLimits, ModuleSource};
 
 /// Directories never walked for `.star` files: VCS data and yoe's own output and caches.
 const SKIP_DIRS: &[&str] = &[".git", "build", "cache", "target", "node_modules"];
@@ -30,6 +30,8 @@ pub struct SourceFile {
     pub text: Arc<str>,
     pub parsed: Option<ParsedFile>,
     pub parse_error: Option<String>,
+    /// Why the file was not read or parsed, when a load limit or its type was the reason.
+    pub refused: Option<Refused>,
     pub tree: Tree,
     /// Byte offset of the start of each line.
     pub lines: Vec<usize>,
@@ -90,6 +92,16 @@ impl SourceFile {
     }
 }
 
+/// A file the reader refused: a load limit (`None`: not a regular file), where (line 0:
+/// the whole file), and the message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub limit: Option<Limit>,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
 /// `unit("zlib")`, `module("https://…")`, or just the callee.
 pub fn call_label(call: &Call) -> String {
     let first = call.kwarg_str("name").or_else(|| call.positional(0).and_then(|a| a.value.str()));
@@ -140,6 +152,9 @@ pub struct Inputs {
     pub modules: Vec<ModuleDecl>,
     /// Roots walked: (directory, origin), project first.
     pub roots: Vec<(PathBuf, Origin)>,
+    limits: LoadLimits,
+    /// Bytes read so far (against `max_total_bytes`).
+    read: u64,
 }
 
 impl Inputs {
@@ -172,7 +187,7 @@ pub enum InputError {
 }
 
 /// Find and parse everything under `start` (a project or a module directory).
-pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, InputError> {
+pub fn discover(start: &Path, source: &dyn ModuleSource, limits: &LoadLimits) -> Result<Inputs, InputError> {
     let abs = start.canonicalize().map_err(|e| InputError::Io { path: start.to_path_buf(), message: e.to_string() })?;
     let (root, is_project) = match abs.ancestors().find(|d| d.join("PROJECT.star").is_file()) {
         Some(r) => (r.to_path_buf(), true),
@@ -186,9 +201,11 @@ pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, Input
         index: HashMap::new(),
         modules: Vec::new(),
         roots: Vec::new(),
+        limits: *limits,
+        read: 0,
     };
     let top = if is_project { root.join("PROJECT.star") } else { root.join("MODULE.star") };
-    let top_origin = if is_project { Origin::Project } else { Origin::Module(module_name_of(&root, None)) };
+    let top_origin = if is_project { Origin::Project } else { Origin::Module(module_name_of(&root, None, limits)) };
     inp.roots.push((root.clone(), top_origin.clone()));
     let first = inp.add_file(&top, top_origin)?;
 
@@ -203,13 +220,13 @@ pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, Input
             if let ModuleStatus::Found(dir) = &decl.status {
                 let dir = dir.clone();
                 let modfile = dir.join("MODULE.star");
-                decl.name = module_name_of(&dir, Some(&decl));
+                decl.name = module_name_of(&dir, Some(&decl), limits);
                 if let Some(name) = seen_dirs.get(&dir) {
                     decl.name = name.clone();
                 } else {
                     seen_dirs.insert(dir.clone(), decl.name.clone());
                     inp.roots.push((dir.clone(), Origin::Module(decl.name.clone())));
-                    if modfile.is_file() {
+                    if modfile.exists() {
                         let idx = inp.add_file(&modfile, Origin::Module(decl.name.clone()))?;
                         queue.push(idx);
                     }
@@ -221,8 +238,11 @@ pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, Input
 
     // Every other .star file, attributed to the deepest root that holds it.
     let roots = inp.roots.clone();
-    for (dir, origin) in &roots {
+    'roots: for (dir, origin) in &roots {
         for path in star_files(dir, &roots) {
+            if inp.full() {
+                break 'roots;
+            }
             if !inp.index.contains_key(&path) {
                 inp.add_file(&path, origin.clone())?;
             }
@@ -232,21 +252,61 @@ pub fn discover(start: &Path, source: &dyn ModuleSource) -> Result<Inputs, Input
 }
 
 impl Inputs {
-    fn add_file(&mut self, path: &Path, origin: Origin) -> Result<usize, InputError> {
-        let io = |e: std::io::Error| InputError::Io { path: path.to_path_buf(), message: e.to_string() };
-        let len = std::fs::metadata(path).map_err(io)?.len();
-        let bytes = if len > MAX_STAR_BYTES {
-            // Not read: the NUL makes it a file that does not parse, which is reported.
-            format!("# not read by yoe audit: {len} bytes, over the {MAX_STAR_BYTES}-byte limit\n\0").into_bytes()
-        } else {
-            std::fs::read(path).map_err(io)?
+    /// The text of `path` (lossy UTF-8), or why the reader refused it (a limit, or not a
+    /// regular file); an I/O error fails the audit as before.
+    fn read(&mut self, path: &Path) -> Result<Result<String, Refused>, InputError> {
+        let limits = self.limits;
+        let refuse = |limit: Limit, value: u64| {
+            let message = crate::starlark::limits::message(&path.display(), limit, value);
+            Ok(Err(Refused { limit: Some(limit), line: 0, column: 0, message }))
         };
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if self.files.len() as u64 >= limits.max_files {
+            return refuse(Limit::Files, limits.max_files);
+        }
+        match read_star(path, limits.max_file_bytes) {
+            Ok(bytes) => {
+                self.read = self.read.saturating_add(bytes.len() as u64);
+                if self.read > limits.max_total_bytes {
+                    return refuse(Limit::TotalBytes, limits.max_total_bytes);
+                }
+                Ok(Ok(String::from_utf8_lossy(&bytes).into_owned()))
+            }
+            Err(ReadError::Io { path, message }) => Err(InputError::Io { path, message }),
+            Err(e @ ReadError::NotRegular { .. }) => {
+                Ok(Err(Refused { limit: None, line: 0, column: 0, message: e.to_string() }))
+            }
+            Err(ReadError::TooLarge { limit, .. }) => refuse(Limit::FileBytes, limit),
+        }
+    }
+
+    /// Whether `max_files` files were added: the next one is refused and no more are read.
+    fn full(&self) -> bool {
+        self.files.len() as u64 > self.limits.max_files
+    }
+
+    fn add_file(&mut self, path: &Path, origin: Origin) -> Result<usize, InputError> {
+        let (text, mut refused) = match self.read(path)? {
+            Ok(text) => (text, None),
+            Err(r) => (String::new(), Some(r)),
+        };
         let mut lines = vec![0];
         lines.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        let (parsed, parse_error) = match ParsedFile::parse(path, text.clone()) {
-            Ok(p) => (Some(p), None),
-            Err(e) => (None, Some(e.to_string())),
+        let (parsed, parse_error) = match &refused {
+            Some(r) => (None, Some(r.message.clone())),
+            None => match ParsedFile::parse_with(path, text.clone(), &self.limits) {
+                Ok(p) => (Some(p), None),
+                Err(e) => {
+                    if let ParseError::TooDeep { location, .. } = &e {
+                        refused = Some(Refused {
+                            limit: Some(Limit::ParseDepth),
+                            line: location.line,
+                            column: location.column,
+                            message: e.to_string(),
+                        });
+                    }
+                    (None, Some(e.to_string()))
+                }
+            },
         };
         let tree = parsed.as_ref().map(Tree::of).unwrap_or_default();
         let idx = self.files.len();
@@ -257,6 +317,7 @@ impl Inputs {
             text: Arc::from(text),
             parsed,
             parse_error,
+            refused,
             tree,
             lines,
         });
@@ -343,9 +404,9 @@ fn contained(base: &Path, rel: &str) -> Result<PathBuf, ModuleStatus> {
 }
 
 /// A module's name: the literal `module_info(name=)` in its MODULE.star, else the basename.
-fn module_name_of(dir: &Path, decl: Option<&ModuleDecl>) -> String {
-    if let Ok(text) = std::fs::read_to_string(dir.join("MODULE.star"))
-        && let Ok(parsed) = ParsedFile::parse(&dir.join("MODULE.star"), text)
+fn module_name_of(dir: &Path, decl: Option<&ModuleDecl>, limits: &LoadLimits) -> String {
+    if let Ok(text) = read_star_text(&dir.join("MODULE.star"), limits.max_file_bytes)
+        && let Ok(parsed) = ParsedFile::parse_with(&dir.join("MODULE.star"), text, limits)
     {
         let tree = Tree::of(&parsed);
         if let Some(name) = tree.calls_named("module_info").find_map(|(_, c)| c.kwarg_str("name").map(str::to_string)) {
@@ -358,9 +419,13 @@ fn module_name_of(dir: &Path, decl: Option<&ModuleDecl>) -> String {
 }
 
 /// `.star` files under `dir` that belong to it (not to a deeper root), sorted. Symlinks are
-/// not followed; hidden directories and yoe's output directories are skipped.
+/// not followed; hidden directories and yoe's output directories are skipped. A fifo,
+/// socket, device or directory named `*.star` is listed too (the reader refuses it, and
+/// the audit reports it), but never opened or walked into.
 fn star_files(dir: &Path, roots: &[(PathBuf, Origin)]) -> Vec<PathBuf> {
+    let is_star = |p: &Path| p.extension().is_some_and(|x| x == "star");
     let mut out = Vec::new();
+    let mut star_dirs = Vec::new();
     let walker = walkdir::WalkDir::new(dir).sort_by_file_name().follow_links(false).into_iter();
     for entry in walker.filter_entry(|e| {
         let p = e.path();
@@ -372,16 +437,23 @@ fn star_files(dir: &Path, roots: &[(PathBuf, Origin)]) -> Vec<PathBuf> {
             if name.starts_with('.') || (e.depth() == 1 && SKIP_DIRS.contains(&name.as_ref())) {
                 return false;
             }
+            if is_star(p) {
+                star_dirs.push(p.to_path_buf());
+                return false;
+            }
             // Another root is walked on its own.
             return !roots.iter().any(|(r, _)| r == p);
         }
         true
     }) {
         let Ok(entry) = entry else { continue };
-        if entry.file_type().is_file() && entry.path().extension().is_some_and(|x| x == "star") {
+        let ft = entry.file_type();
+        if !ft.is_symlink() && is_star(entry.path()) {
             out.push(entry.path().to_path_buf());
         }
     }
+    out.extend(star_dirs);
+    out.sort();
     out
 }
 

@@ -20,24 +20,25 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 pub use finding::{Confidence, Finding, Origin, Persona, Severity, Span};
 pub use registry::{Rule, RuleMeta, rules};
 
-use crate::starlark::{LoadOptions, ModuleSource};
+use crate::starlark::{LoadError, LoadLimits, LoadOptions, ModuleSource};
 use config::{Config, Date};
 use inputs::Inputs;
 use shell::Script;
 use units::UnitView;
 
 /// What to audit and how.
-pub struct AuditOptions<'a> {
+pub struct AuditOptions {
     /// A directory in the project (or a module directory, audited alone).
     pub start: PathBuf,
     pub machine: Option<String>,
     pub distro: Option<String>,
     /// Where remote modules come from; those it cannot give are reported as not audited.
-    pub modules: &'a dyn ModuleSource,
+    pub modules: Arc<dyn ModuleSource>,
     /// A build directory whose `<unit>.<scope>/destdir` trees the output rules read.
     pub outputs: Option<PathBuf>,
     pub paranoid: bool,
@@ -47,6 +48,8 @@ pub struct AuditOptions<'a> {
     pub model: bool,
     /// "Today" for `expires` (default: the current UTC date).
     pub today: Option<Date>,
+    /// What reading and loading may cost (default: `policies/load.toml`).
+    pub limits: LoadLimits,
 }
 
 /// The result of an audit. Findings include suppressed ones (marked).
@@ -83,12 +86,17 @@ pub struct Context<'a> {
     pub inputs: Inputs,
     pub units: Vec<UnitView>,
     pub config: Config,
-    pub opts: &'a AuditOptions<'a>,
+    pub opts: &'a AuditOptions,
     /// The audit load, when it ran (refusals, errors, model).
     pub model: Option<crate::starlark::AuditLoad>,
+    /// Why the audit load failed, when it did: the error and every hard stop of its
+    /// attempts.
+    pub model_errors: Vec<LoadError>,
     /// Files of the output tree, when `--outputs` was given.
     pub outputs: Vec<outputs::OutputFile>,
     shells: RefCell<HashMap<String, Rc<Script>>>,
+    /// Bytes of shell text parsed so far.
+    shell_bytes: std::cell::Cell<u64>,
     sites: std::cell::OnceCell<Rc<Vec<rules::ShellSite>>>,
     tree: std::cell::OnceCell<Rc<Vec<rules::TreeFile>>>,
     lock: std::cell::OnceCell<Option<crate::module::Lockfile>>,
@@ -108,12 +116,24 @@ impl Context<'_> {
             .as_ref()
     }
 
-    /// A shell step, parsed once per distinct text.
+    /// A shell step, parsed once per distinct text, within the audit's shell limits
+    /// (`max_shell_step_bytes` a step, `max_shell_total_bytes` in all): past them the step is
+    /// not parsed, which the `load-limit` rule reports.
     pub fn script(&self, text: &str) -> Rc<Script> {
         if let Some(s) = self.shells.borrow().get(text) {
             return s.clone();
         }
-        let s = Rc::new(Script::parse(text));
+        let l = &self.opts.limits;
+        let len = text.len() as u64;
+        let parsed = self.shell_bytes.get().saturating_add(len);
+        let s = Rc::new(if len > l.max_shell_step_bytes {
+            Script::not_parsed(crate::starlark::Limit::ShellStepBytes, l.max_shell_step_bytes)
+        } else if parsed > l.max_shell_total_bytes {
+            Script::not_parsed(crate::starlark::Limit::ShellTotalBytes, l.max_shell_total_bytes)
+        } else {
+            self.shell_bytes.set(parsed);
+            Script::parse(text)
+        });
         self.shells.borrow_mut().insert(text.to_string(), s.clone());
         s
     }
@@ -145,8 +165,26 @@ impl Context<'_> {
 }
 
 /// Run every rule over the project (or module) at `opts.start`.
+///
+/// The audit runs on a thread of its own whose stack is `max_stack_bytes`: parsing, walking
+/// and dropping an AST recurses once per nesting level, and `max_parse_depth` is sized for
+/// that stack (not for whatever the caller's thread has).
 pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
-    let inputs = inputs::discover(&opts.start, opts.modules)?;
+    std::thread::scope(|s| {
+        let t = std::thread::Builder::new()
+            .name("audit".into())
+            .stack_size(opts.limits.bytes(crate::starlark::Limit::StackBytes))
+            .spawn_scoped(s, || audit_here(opts));
+        match t {
+            Ok(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            // No thread to be had: run here.
+            Err(_) => audit_here(opts),
+        }
+    })
+}
+
+fn audit_here(opts: &AuditOptions) -> Result<Report, AuditError> {
+    let inputs = inputs::discover(&opts.start, opts.modules.as_ref(), &opts.limits)?;
     let config = if inputs.is_project { Config::load(&inputs.root)? } else { Config::default() };
     let mut diagnostics = Vec::new();
     for f in inputs.files.iter().filter(|f| f.parse_error.is_some()) {
@@ -170,12 +208,14 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         })
         .collect();
 
+    let mut model_errors = Vec::new();
     let model = if opts.model && inputs.is_project {
         let lo = LoadOptions {
             start: inputs.root.clone(),
             machine: opts.machine.clone(),
             distro: opts.distro.clone(),
-            modules: opts.modules,
+            modules: opts.modules.clone(),
+            limits: opts.limits,
         };
         match crate::starlark::load_for_audit(&lo) {
             Ok(a) => {
@@ -198,6 +238,11 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
                     "model pass failed, units were audited from their literal arguments only: {}",
                     e.render(&inputs.root)
                 ));
+                let text = e.error.to_string();
+                model_errors = e.stopped;
+                if !model_errors.iter().any(|s| s.to_string() == text) {
+                    model_errors.push(e.error);
+                }
                 None
             }
         }
@@ -215,8 +260,10 @@ pub fn audit(opts: &AuditOptions) -> Result<Report, AuditError> {
         config,
         opts,
         model,
+        model_errors,
         outputs,
         shells: RefCell::new(HashMap::new()),
+        shell_bytes: std::cell::Cell::new(0),
         sites: std::cell::OnceCell::new(),
         tree: std::cell::OnceCell::new(),
         lock: std::cell::OnceCell::new(),

@@ -67,6 +67,7 @@ pub fn rules() -> &'static [&'static dyn Rule] {
         &committed_private_key::Check,
         &unknown_kwarg::Check,
         &invalid_name::Check,
+        &load_limit::Check,
         &unused_suppression::Check,
     ]
 }

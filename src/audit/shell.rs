@@ -1,13 +1,18 @@
 //! Shell steps as `yoe audit` sees them: parsed with brush-parser (a real POSIX/bash parser,
 //! not regexes) into pipelines of simple commands whose words are resolved as far as the
 //! text allows (quotes removed, `$VAR` kept symbolic, `$(...)` and `<(...)` parsed in turn).
-//! Trusts nothing: a step that does not parse is reported as such, never guessed at.
+//! Trusts nothing: a step that does not parse is reported as such, never guessed at. The
+//! parser recurses once per level of nesting (`{ { ...`, `if ...; then if ...`, `$( $( ...`),
+//! so a step nested deeper than `max_parse_depth` (counted by a linear scan first) is left
+//! unparsed, like invalid shell, instead of overflowing the audit's stack.
 use brush_parser::ast::{
     Command, CommandPrefixOrSuffixItem, CompoundCommand, CompoundList, IoFileRedirectKind, IoFileRedirectTarget,
     IoRedirect, Pipeline, Program, SimpleCommand,
 };
 use brush_parser::word::WordPiece;
 use brush_parser::{Parser, ParserOptions};
+
+use crate::starlark::Limit;
 
 /// Nesting limit for `$(...)` inside `$(...)`: deeper text is treated as opaque.
 const MAX_DEPTH: usize = 8;
@@ -103,14 +108,25 @@ impl Cmd {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Script {
     pub pipelines: Vec<Vec<Cmd>>,
-    /// Set when the text is not valid shell.
+    /// Set when the text is not valid shell, or was not parsed.
     pub error: Option<String>,
+    /// The audit limit that kept the step from being parsed, if one did.
+    pub not_parsed: Option<Limit>,
 }
 
 impl Script {
     /// Parse a step as `sh -c` (or bash) would see it.
     pub fn parse(text: &str) -> Script {
         parse_depth(text, 0)
+    }
+
+    /// A step the audit did not parse because of `limit`.
+    pub fn not_parsed(limit: Limit, value: u64) -> Script {
+        Script {
+            pipelines: Vec::new(),
+            error: Some(format!("{}: load limit `{}` = {value}", limit.what(), limit.key())),
+            not_parsed: Some(limit),
+        }
     }
 
     /// Every command, including those in `$(...)` and `<(...)`, depth first.
@@ -134,6 +150,11 @@ impl Script {
 }
 
 fn parse_depth(text: &str, depth: usize) -> Script {
+    // Nested substitutions are parts of the text checked at depth 0.
+    let max = crate::starlark::LoadLimits::embedded().max_parse_depth;
+    if depth == 0 && nesting(text) > max {
+        return Script::not_parsed(Limit::ParseDepth, max);
+    }
     let options = ParserOptions::default();
     let mut parser = Parser::new(std::io::BufReader::new(text.as_bytes()), &options);
     match parser.parse_program() {
@@ -142,8 +163,73 @@ fn parse_depth(text: &str, depth: usize) -> Script {
             program_into(&program, depth, &mut s);
             s
         }
-        Err(e) => Script { pipelines: Vec::new(), error: Some(e.to_string()) },
+        Err(e) => Script { pipelines: Vec::new(), error: Some(e.to_string()), not_parsed: None },
     }
+}
+
+/// The deepest nesting of a shell text, in one pass and an upper bound of what the parser
+/// recurses on: brackets `( { $( ${ $((`, backquotes, and the compound commands `if while
+/// until for case select` (closed by `fi done esac`) where a command starts. Quotes are
+/// followed (`$(` and backquotes nest inside double quotes too).
+fn nesting(text: &str) -> u64 {
+    let b = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0u64, 0u64, 0usize);
+    let mut backquoted = false;
+    let mut in_double = false;
+    let mut command_start = true;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\\' => {
+                i += 2;
+                command_start = false;
+                continue;
+            }
+            b'\'' if !in_double => {
+                i += 1;
+                while i < b.len() && b[i] != b'\'' {
+                    i += 1;
+                }
+                command_start = false;
+            }
+            b'"' => in_double = !in_double,
+            b'(' | b'{' => {
+                depth += 1;
+                command_start = true;
+            }
+            b')' | b'}' => {
+                depth = depth.saturating_sub(1);
+                command_start = false;
+            }
+            b'`' => {
+                backquoted = !backquoted;
+                depth = if backquoted { depth + 1 } else { depth.saturating_sub(1) };
+                command_start = backquoted;
+            }
+            b';' | b'&' | b'|' | b'\n' => command_start = true,
+            b' ' | b'\t' | b'\r' => {}
+            _ if c.is_ascii_alphabetic() && command_start && !in_double => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                match &b[start..i] {
+                    b"if" | b"while" | b"until" | b"for" | b"case" | b"select" => depth += 1,
+                    b"fi" | b"done" | b"esac" => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                // A compound keyword is followed by a command; a plain word by arguments.
+                command_start =
+                    matches!(&b[start..i], b"then" | b"do" | b"else" | b"elif" | b"if" | b"while" | b"until" | b"!");
+                max = max.max(depth);
+                continue;
+            }
+            _ => command_start = false,
+        }
+        max = max.max(depth);
+        i += 1;
+    }
+    max
 }
 
 fn program_into(p: &Program, depth: usize, out: &mut Script) {
@@ -433,6 +519,28 @@ mod tests {
         let s = Script::parse("cp ~/.netrc . && printf '\\x63\\x75\\x72\\x6c' | sh");
         assert!(s.pipelines[0][0].words[1].tilde);
         assert_eq!(s.pipelines[1][0].words[1].hex_escapes, 4);
+    }
+
+    #[test]
+    fn deeply_nested_steps_are_left_unparsed_not_overflowed() {
+        let n = 20_000;
+        for deep in [
+            format!("{}x;{}", "{ ".repeat(n), " }".repeat(n)),
+            format!("{}x{}", "if true; then ".repeat(n), "; fi".repeat(n)),
+            format!("{}x{}", "$(".repeat(n), ")".repeat(n)),
+            format!("{}x{}", "while true; do ".repeat(n), "; done".repeat(n)),
+            format!("echo \"{}x{}\"", "$(".repeat(n), ")".repeat(n)),
+        ] {
+            let s = Script::parse(&deep);
+            assert!(s.error.as_deref().is_some_and(|e| e.contains("max_parse_depth")), "{:?}", s.error);
+        }
+        // Words that look like keywords, quotes and long flat lists do not count.
+        let flat = format!("{}{}", "echo if while for; ".repeat(1000), "a && ".repeat(1000));
+        assert!(nesting(&(flat + "b")) <= 2);
+        assert_eq!(nesting("if a; then if b; then c; fi; fi"), 2);
+        assert_eq!(nesting("echo '((((' \"$(a $(b))\""), 2);
+        let ok = Script::parse("for f in a b; do if [ -e $f ]; then cat $f; fi; done");
+        assert!(ok.error.is_none() && ok.runs_any(&["cat"]));
     }
 
     #[test]

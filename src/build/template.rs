@@ -1,7 +1,11 @@
 //! `install_template` rendering: the subset of Go's text/template that yoe templates use,
 //! `{{.key}}` (spaces and `-` trim markers allowed), with missing keys as errors, as Go
-//! yoe's `missingkey=error`. Rendered by yoe itself, never by a shell.
+//! yoe's `missingkey=error`. Rendered by yoe itself, never by a shell. The output is bounded
+//! by `max_template_bytes` of `policies/load.toml` (a small template repeating a large value
+//! would otherwise build gigabytes): rendering stops before the piece that would exceed it.
 use std::collections::BTreeMap;
+
+use crate::starlark::{Limit, LoadLimits};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
@@ -11,13 +15,24 @@ pub enum TemplateError {
     Unsupported { line: usize, action: String },
     #[error("line {line}: unterminated {{{{")]
     Unterminated { line: usize },
+    #[error("{}", crate::starlark::limits::message(&format!("line {line}"), Limit::TemplateBytes, *limit))]
+    TooLarge { line: usize, limit: u64 },
 }
 
-/// Render `text` with `ctx` (values already stringified).
+/// Render `text` with `ctx` (values already stringified), within the embedded
+/// `max_template_bytes`.
 pub fn render(text: &str, ctx: &BTreeMap<String, String>) -> Result<String, TemplateError> {
-    let mut out = String::with_capacity(text.len());
+    render_limited(text, ctx, LoadLimits::embedded().max_template_bytes)
+}
+
+/// [`render`] with an output of at most `limit` bytes.
+pub fn render_limited(text: &str, ctx: &BTreeMap<String, String>, limit: u64) -> Result<String, TemplateError> {
+    let limit_bytes = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = String::with_capacity(text.len().min(limit_bytes));
     let mut rest = text;
     let line_of = |pos: usize| text[..pos].matches('\n').count() + 1;
+    // Checked before every append, so the output never grows past the limit.
+    let fits = |out: &String, piece: &str| out.len().checked_add(piece.len()).is_some_and(|n| n <= limit_bytes);
     while let Some(start) = rest.find("{{") {
         let abs = text.len() - rest.len() + start;
         let mut before = &rest[..start];
@@ -32,6 +47,9 @@ pub fn render(text: &str, ctx: &BTreeMap<String, String>) -> Result<String, Temp
         if trim_after {
             action = &action[..action.len() - 1];
         }
+        if !fits(&out, before) {
+            return Err(TemplateError::TooLarge { line: line_of(abs), limit });
+        }
         out.push_str(before);
         let key = action.trim();
         let name = key
@@ -43,11 +61,17 @@ pub fn render(text: &str, ctx: &BTreeMap<String, String>) -> Result<String, Temp
             key: name.to_string(),
             known: ctx.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
+        if !fits(&out, v) {
+            return Err(TemplateError::TooLarge { line: line_of(abs), limit });
+        }
         out.push_str(v);
         rest = &after[end + 2..];
         if trim_after {
             rest = rest.trim_start();
         }
+    }
+    if !fits(&out, rest) {
+        return Err(TemplateError::TooLarge { line: text.matches('\n').count() + 1, limit });
     }
     out.push_str(rest);
     Ok(out)
@@ -88,6 +112,25 @@ mod tests {
         );
         assert!(matches!(render("{{if .name}}", &ctx()), Err(TemplateError::Unsupported { line: 1, .. })));
         assert!(matches!(render("{{.name", &ctx()), Err(TemplateError::Unterminated { line: 1 })));
+    }
+
+    #[test]
+    fn output_past_the_limit_is_an_error_naming_the_limit() {
+        // 10,000 references to a 1 MiB value would render 10 GiB; the limit stops it at the
+        // first piece that does not fit, with only the limit's worth allocated.
+        let big: BTreeMap<String, String> = [("v".to_string(), "x".repeat(1 << 20))].into_iter().collect();
+        let text = "{{.v}}\n".repeat(10_000);
+        let e = render_limited(&text, &big, 16 << 20).unwrap_err();
+        assert_eq!(e, TemplateError::TooLarge { line: 16, limit: 16 << 20 });
+        let msg = e.to_string();
+        assert!(msg.contains("line 16") && msg.contains("max_template_bytes") && msg.contains("16777216"), "{msg}");
+        // Control: the same template within a limit that holds it renders in full.
+        let small = "{{.v}}\n".repeat(3);
+        assert_eq!(render_limited(&small, &big, 4 << 20).unwrap().len(), 3 * ((1 << 20) + 1));
+        // Exactly at the limit is fine; one byte less is not.
+        assert_eq!(render_limited("ab{{.name}}", &ctx(), 12).unwrap(), "abbase-files");
+        assert!(render_limited("ab{{.name}}", &ctx(), 11).is_err());
+        assert!(render_limited("abc", &ctx(), 2).is_err());
     }
 
     #[test]

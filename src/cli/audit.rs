@@ -1,6 +1,7 @@
 //! `yoe audit`: static security analysis of the project (or a module directory), with the
 //! output format, filters, suppression switches and exit codes of docs/audit.md.
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
@@ -71,9 +72,9 @@ pub fn run(g: &Global, a: AuditArgs) -> anyhow::Result<u8> {
     // is not locked or does not verify is reported as skipped.
     let locked =
         crate::starlark::find_root(&start).ok().and_then(|r| crate::module::LockedSource::open(&r, false).ok());
-    let modules: &dyn crate::starlark::ModuleSource = match &locked {
-        Some(s) => s,
-        None => &LocalOnly,
+    let modules: Arc<dyn crate::starlark::ModuleSource> = match locked {
+        Some(s) => Arc::new(s),
+        None => Arc::new(LocalOnly),
     };
     let opts = AuditOptions {
         start,
@@ -85,6 +86,7 @@ pub fn run(g: &Global, a: AuditArgs) -> anyhow::Result<u8> {
         no_ignores: a.no_ignores,
         model: !a.static_only,
         today: None,
+        limits: crate::starlark::LoadLimits::embedded(),
     };
     let report = match audit(&opts) {
         Ok(r) => r,

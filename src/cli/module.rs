@@ -1,6 +1,7 @@
 //! `yoe module lock | update | sync | list | verify | sign | hash`: pins, the module cache,
 //! verification and signatures (see docs/modules.md). Results on stdout, notes on stderr.
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
@@ -122,9 +123,10 @@ fn lock(g: &Global, scope: UpdateScope, offline: bool, check: bool) -> anyhow::R
     let check = check || g.paranoid;
     let store = store()?;
     let old = Lockfile::read(&root)?;
-    let resolver = Resolver::new(&store, old.as_ref(), scope, offline);
-    let opts =
-        LoadOptions { start: root.clone(), machine: g.machine.clone(), distro: g.distro.clone(), modules: &resolver };
+    let resolver = Arc::new(Resolver::new(store.clone(), old.clone(), scope, offline));
+    let mut opts = LoadOptions::new(root.clone(), resolver.clone());
+    opts.machine = g.machine.clone();
+    opts.distro = g.distro.clone();
     let loaded = load(&opts);
     let Some(new) = resolver.lockfile() else {
         let e = loaded.err().map(|e| e.render(&root)).unwrap_or_else(|| "module resolution did not finish".into());
@@ -342,8 +344,9 @@ fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<u8> {
     }
     // The lock against the project (declarations, stale entries, --paranoid's module rules).
     let source = LockedSource::with_store(&root, store.clone(), g.paranoid)?;
-    let opts =
-        LoadOptions { start: root.clone(), machine: g.machine.clone(), distro: g.distro.clone(), modules: &source };
+    let mut opts = LoadOptions::new(root.clone(), Arc::new(source));
+    opts.machine = g.machine.clone();
+    opts.distro = g.distro.clone();
     let project = match load(&opts) {
         Ok(_) => "yoe.lock matches the project and every module verifies".to_string(),
         Err(e) => {

@@ -1,5 +1,7 @@
 //! Loading the project for a verb: finds the root, loads it, and turns load errors into
 //! one readable report.
+use std::sync::Arc;
+
 use anyhow::anyhow;
 
 use super::Global;
@@ -22,13 +24,15 @@ impl Session {
             crate::module::paranoid::require_clean_project(&root)?;
         }
         let source = crate::module::LockedSource::open(&root, g.paranoid)?;
-        Self::open_with(g, &source)
+        Self::open_with(g, Arc::new(source))
     }
 
-    pub fn open_with(g: &Global, modules: &dyn ModuleSource) -> anyhow::Result<Session> {
+    pub fn open_with(g: &Global, modules: Arc<dyn ModuleSource>) -> anyhow::Result<Session> {
         let start = g.project.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
         let root = find_root(&start).map_err(|e| anyhow!("{e}"))?;
-        let opts = LoadOptions { start: root.clone(), machine: g.machine.clone(), distro: g.distro.clone(), modules };
+        let mut opts = LoadOptions::new(root.clone(), modules);
+        opts.machine = g.machine.clone();
+        opts.distro = g.distro.clone();
         let loaded = load(&opts).map_err(|e| anyhow!("{}", e.render(&root)))?;
         let graph = Graph::build(&loaded.project).map_err(|e| anyhow!("{e}"))?;
         Ok(Session { loaded, graph })

@@ -80,6 +80,12 @@ impl Swapper {
                 }
             }
         });
+        // Return only once the race is on (the first swap made), so an operation that is
+        // fast does not finish before the swapper has started.
+        let t0 = std::time::Instant::now();
+        while swaps.load(Ordering::Relaxed) == 0 && t0.elapsed() < std::time::Duration::from_secs(2) {
+            std::thread::yield_now();
+        }
         Swapper { stop, swaps, handle: Some(handle) }
     }
 

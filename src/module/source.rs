@@ -1,9 +1,12 @@
 //! The module sources behind a load: [`LockedSource`] (every verb that loads a project:
 //! the lock decides, the store is re-verified, no network, `--paranoid`'s module rules) and
 //! [`Resolver`] (`yoe module lock` / `update`: resolves refs, fetches, records pins). Both
-//! trust PROJECT.star's declarations and yoe.lock; neither trusts the cache.
-use std::cell::{Cell, OnceCell, RefCell};
+//! trust PROJECT.star's declarations and yoe.lock; neither trusts the cache. Both own what
+//! they use and are `Send + Sync`: a load runs on a thread of its own, which a hard limit
+//! can leave running after the caller has moved on.
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use super::git::check_url;
 use super::lockfile::{LockedModule, Lockfile, normalize_path};
@@ -25,25 +28,31 @@ pub struct LockedSource {
     root: PathBuf,
     lock: Option<Lockfile>,
     /// Opened on first use, so loads without remote modules never touch the cache.
-    store: OnceCell<Result<Store, String>>,
+    store: OnceLock<Result<Store, String>>,
     paranoid: bool,
-    trusted: RefCell<TrustedKeys>,
-    used: RefCell<Vec<bool>>,
+    trusted: Mutex<TrustedKeys>,
+    used: Mutex<Vec<bool>>,
+}
+
+/// A lock that a panicking holder poisoned is still consistent here (plain data, each
+/// update a single assignment).
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl LockedSource {
     /// The source for the project at `root`, with the store in yoe's cache directory.
     /// Fails only when yoe.lock exists and is unreadable or malformed.
     pub fn open(root: &Path, paranoid: bool) -> Result<LockedSource, SourceError> {
-        Self::build(root, OnceCell::new(), paranoid)
+        Self::build(root, OnceLock::new(), paranoid)
     }
 
     /// The same with a given store (tests, benchmarks).
     pub fn with_store(root: &Path, store: Store, paranoid: bool) -> Result<LockedSource, SourceError> {
-        Self::build(root, OnceCell::from(Ok(store)), paranoid)
+        Self::build(root, OnceLock::from(Ok(store)), paranoid)
     }
 
-    fn build(root: &Path, store: OnceCell<Result<Store, String>>, paranoid: bool) -> Result<LockedSource, SourceError> {
+    fn build(root: &Path, store: OnceLock<Result<Store, String>>, paranoid: bool) -> Result<LockedSource, SourceError> {
         let lock = Lockfile::read(root)?;
         let n = lock.as_ref().map(|l| l.modules.len()).unwrap_or(0);
         Ok(LockedSource {
@@ -51,8 +60,8 @@ impl LockedSource {
             lock,
             store,
             paranoid,
-            trusted: RefCell::new(TrustedKeys::default()),
-            used: RefCell::new(vec![false; n]),
+            trusted: Mutex::new(TrustedKeys::default()),
+            used: Mutex::new(vec![false; n]),
         })
     }
 
@@ -101,7 +110,7 @@ pub fn lock_entry<'a>(lock: Option<&'a Lockfile>, m: &ModuleRef) -> Result<(usiz
 impl ModuleSource for LockedSource {
     fn begin(&self, project: &ProjectDecl) -> Result<(), String> {
         let keys = TrustedKeys::parse(&self.root, &project.trusted_keys).map_err(|e| e.to_string())?;
-        *self.trusted.borrow_mut() = keys;
+        *locked(&self.trusted) = keys;
         Ok(())
     }
 
@@ -131,7 +140,7 @@ impl ModuleSource for LockedSource {
         let pin = Pin::from(entry);
         let checkout = store.verify(&pin).map_err(|e| e.to_string())?;
         if self.paranoid {
-            let keys = self.trusted.borrow();
+            let keys = locked(&self.trusted).clone();
             if keys.is_empty() {
                 return Err(refusal(
                     RULE_UNSIGNED,
@@ -151,7 +160,7 @@ impl ModuleSource for LockedSource {
                 }
             }
         }
-        if let Some(u) = self.used.borrow_mut().get_mut(i) {
+        if let Some(u) = locked(&self.used).get_mut(i) {
             *u = true;
         }
         Ok(checkout)
@@ -159,7 +168,7 @@ impl ModuleSource for LockedSource {
 
     fn resolved(&self, _modules: &[ResolvedModule]) -> Result<(), String> {
         let Some(lock) = &self.lock else { return Ok(()) };
-        let used = self.used.borrow();
+        let used = locked(&self.used);
         let stale: Vec<String> = lock
             .modules
             .iter()
@@ -189,55 +198,56 @@ pub enum UpdateScope {
     Named(Vec<String>),
 }
 
-/// Resolves declarations to pins while the loader walks the modules.
-pub struct Resolver<'a> {
-    store: &'a Store,
-    old: Option<&'a Lockfile>,
+/// Resolves declarations to pins while the loader walks the modules. Owns its store and
+/// the old lock (a load may outlive the caller's borrow).
+pub struct Resolver {
+    store: Store,
+    old: Option<Lockfile>,
     scope: UpdateScope,
     offline: bool,
-    found: RefCell<Vec<(LockedModule, PathBuf, bool)>>,
-    resolved_seen: Cell<bool>,
-    notes: RefCell<Vec<String>>,
+    found: Mutex<Vec<(LockedModule, PathBuf, bool)>>,
+    resolved_seen: AtomicBool,
+    notes: Mutex<Vec<String>>,
 }
 
-impl<'a> Resolver<'a> {
-    pub fn new(store: &'a Store, old: Option<&'a Lockfile>, scope: UpdateScope, offline: bool) -> Resolver<'a> {
+impl Resolver {
+    pub fn new(store: Store, old: Option<Lockfile>, scope: UpdateScope, offline: bool) -> Resolver {
         Resolver {
             store,
             old,
             scope,
             offline,
-            found: RefCell::new(Vec::new()),
-            resolved_seen: Cell::new(false),
-            notes: RefCell::new(Vec::new()),
+            found: Mutex::new(Vec::new()),
+            resolved_seen: AtomicBool::new(false),
+            notes: Mutex::new(Vec::new()),
         }
     }
 
     /// Whether every module was resolved (the load got past module resolution).
     pub fn complete(&self) -> bool {
-        self.resolved_seen.get()
+        self.resolved_seen.load(Ordering::SeqCst)
     }
 
     /// Notes for the user (caches repaired, refs resolved).
     pub fn notes(&self) -> Vec<String> {
-        self.notes.borrow().clone()
+        locked(&self.notes).clone()
     }
 
     /// The new lock; `None` when resolution did not finish.
     pub fn lockfile(&self) -> Option<Lockfile> {
-        self.complete().then(|| Lockfile::new(self.found.borrow().iter().map(|(m, _, _)| m.clone()).collect()))
+        self.complete().then(|| Lockfile::new(locked(&self.found).iter().map(|(m, _, _)| m.clone()).collect()))
     }
 
     /// Names given to `update` that match no module.
     pub fn unknown_names(&self) -> Vec<String> {
         let UpdateScope::Named(names) = &self.scope else { return Vec::new() };
-        let found = self.found.borrow();
+        let found = locked(&self.found);
         names.iter().filter(|n| !found.iter().any(|(m, _, _)| &m.name == *n)).cloned().collect()
     }
 
     /// The entries kept from the old lock (not re-resolved).
     pub fn kept(&self) -> Vec<LockedModule> {
-        self.found.borrow().iter().filter(|(_, _, kept)| *kept).map(|(m, _, _)| m.clone()).collect()
+        locked(&self.found).iter().filter(|(_, _, kept)| *kept).map(|(m, _, _)| m.clone()).collect()
     }
 
     fn covers(&self, old_name: &str, basename: &str) -> bool {
@@ -249,29 +259,26 @@ impl<'a> Resolver<'a> {
     }
 }
 
-impl ModuleSource for Resolver<'_> {
+impl ModuleSource for Resolver {
     fn checkout(&self, m: &ModuleRef) -> Result<PathBuf, String> {
         check_url(&m.url).map_err(|e| e.to_string())?;
         let path = normalize_path(&m.path);
-        if let Some((_, dir, _)) = self.found.borrow().iter().find(|(e, _, _)| e.is(&m.url, &path)) {
+        if let Some((_, dir, _)) = locked(&self.found).iter().find(|(e, _, _)| e.is(&m.url, &path)) {
             return Ok(dir.clone());
         }
         let name = m.basename();
         let keep = self
             .old
+            .as_ref()
             .and_then(|o| o.find(&m.url, &path))
             .filter(|o| o.git_ref == m.git_ref && (m.commit.is_empty() || m.commit == o.commit))
             .filter(|o| !self.covers(&o.name, &name));
         if let Some(o) = keep {
             let (dir, action) = self.store.sync(&Pin::from(o)).map_err(|e| e.to_string())?;
             if let super::store::SyncAction::Repaired(problems) = action {
-                self.notes.borrow_mut().push(format!(
-                    "repaired the cached copy of {:?} ({})",
-                    o.name,
-                    problems.join("; ")
-                ));
+                locked(&self.notes).push(format!("repaired the cached copy of {:?} ({})", o.name, problems.join("; ")));
             }
-            self.found.borrow_mut().push((o.clone(), dir.clone(), true));
+            locked(&self.found).push((o.clone(), dir.clone(), true));
             return Ok(dir);
         }
         let commit = if m.is_pinned() {
@@ -303,19 +310,19 @@ impl ModuleSource for Resolver<'_> {
             tree: manifest.tree_hash(),
             transitive: false,
         };
-        self.found.borrow_mut().push((entry, dir.clone(), false));
+        locked(&self.found).push((entry, dir.clone(), false));
         Ok(dir)
     }
 
     fn resolved(&self, modules: &[ResolvedModule]) -> Result<(), String> {
-        let mut found = self.found.borrow_mut();
+        let mut found = locked(&self.found);
         for r in modules.iter().filter(|r| r.decl.local.is_empty()) {
             if let Some((e, _, _)) = found.iter_mut().find(|(e, _, _)| e.is(&r.decl.url, &r.decl.path)) {
                 e.name = r.name.to_string();
                 e.transitive = r.transitive;
             }
         }
-        self.resolved_seen.set(true);
+        self.resolved_seen.store(true, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -14,8 +14,9 @@ use ::starlark::values::tuple::UnpackTuple;
 use ::starlark::values::{Heap, Value};
 use anyhow::{anyhow, bail};
 
-use super::convert::{to_raw, to_raw_plain};
+use super::convert::{TooDeep, to_raw, to_raw_plain};
 use super::engine::{Engine, ModuleInfo, Phase, source_name};
+use super::limits::{Limit, LoadLimits};
 use super::runtime::BuildExtra;
 use super::values::InstallStepValue;
 use crate::model::fields::Kwargs;
@@ -30,14 +31,45 @@ fn engine<'a>(eval: &'a Evaluator, name: &str) -> anyhow::Result<&'a Engine> {
 
 type Raw = Vec<(String, RawValue)>;
 
-fn raw_kwargs<'v>(kwargs: &SmallMap<String, Value<'v>>, eval: &Evaluator<'v, '_, '_>, engine: &Engine) -> Raw {
+/// The load's `max_value_depth` (the embedded one outside a load).
+fn value_depth(eval: &Evaluator) -> usize {
+    Engine::from_eval(eval).map_or_else(LoadLimits::embedded, |e| e.meter.limits).depth(Limit::ValueDepth)
+}
+
+/// A value too deep to hand to yoe: the load stops at this limit.
+fn too_deep(eval: &Evaluator, what: &str, e: TooDeep) -> anyhow::Error {
+    match Engine::from_eval(eval) {
+        Some(engine) => anyhow!("{what}: {}", engine.meter.trip(Limit::ValueDepth)),
+        None => {
+            anyhow!("{what}: {}: load limit `{}` = {}", Limit::ValueDepth.what(), Limit::ValueDepth.key(), e.max_depth)
+        }
+    }
+}
+
+fn raw_kwargs<'v>(
+    kwargs: &SmallMap<String, Value<'v>>,
+    eval: &Evaluator<'v, '_, '_>,
+    engine: &Engine,
+) -> anyhow::Result<Raw> {
     let module = eval.module();
-    kwargs.iter().map(|(k, v)| (k.clone(), to_raw(*v, &mut |f| RawValue::Callable(engine.stash(f, module))))).collect()
+    let max = value_depth(eval);
+    kwargs
+        .iter()
+        .map(|(k, v)| {
+            to_raw(*v, &mut |f| RawValue::Callable(engine.stash(f, module)), max)
+                .map(|r| (k.clone(), r))
+                .map_err(|e| too_deep(eval, &format!("field `{k}`"), e))
+        })
+        .collect()
 }
 
 /// Raw kwargs of builtins whose fields can never be functions.
-fn plain_kwargs<'v>(kwargs: &SmallMap<String, Value<'v>>) -> Raw {
-    kwargs.iter().map(|(k, v)| (k.clone(), to_raw_plain(*v))).collect()
+fn plain_kwargs<'v>(kwargs: &SmallMap<String, Value<'v>>, eval: &Evaluator<'v, '_, '_>) -> anyhow::Result<Raw> {
+    kwargs.iter().map(|(k, v)| Ok((k.clone(), plain(*v, eval, &format!("field `{k}`"))?))).collect()
+}
+
+fn plain<'v>(v: Value<'v>, eval: &Evaluator<'v, '_, '_>, what: &str) -> anyhow::Result<RawValue> {
+    to_raw_plain(v, value_depth(eval)).map_err(|e| too_deep(eval, what, e))
 }
 
 fn struct_of<'v>(heap: Heap<'v>, fields: Vec<(String, Value<'v>)>) -> Value<'v> {
@@ -80,8 +112,9 @@ pub fn module_globals(builder: &mut GlobalsBuilder) {
     fn module<'v>(
         #[starlark(args)] args: UnpackTuple<Value<'v>>,
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
-        heap: Heap<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
+        let heap = eval.heap();
         if args.items.len() > 1 {
             bail!("module() takes one positional argument (the URL), got {}", args.items.len());
         }
@@ -91,9 +124,9 @@ pub fn module_globals(builder: &mut GlobalsBuilder) {
         {
             bail!("module(): the URL must be a string, got {}", u.get_type());
         }
-        let mut raw = plain_kwargs(&kwargs);
+        let mut raw = plain_kwargs(&kwargs, eval)?;
         if let Some(u) = url {
-            raw.insert(0, ("url".into(), to_raw_plain(u)));
+            raw.insert(0, ("url".into(), plain(u, eval, "the URL")?));
         }
         ModuleRef::from_struct(raw, None).map_err(|x| anyhow!("{x}"))?;
         Ok(kwargs_struct(heap, url.map(|u| ("url", u)), &kwargs))
@@ -106,7 +139,7 @@ pub fn module_globals(builder: &mut GlobalsBuilder) {
     ) -> anyhow::Result<NoneType> {
         let e = engine(eval, "module_info")?;
         let at = e.site(eval).defined_at;
-        let mut kw = Kwargs::new("module_info()", plain_kwargs(&kwargs));
+        let mut kw = Kwargs::new("module_info()", plain_kwargs(&kwargs, eval)?);
         let info = ModuleInfo {
             name: kw.required_ident("name", NameKind::Module).map_err(|x| e.refuse(eval, x))?,
             description: kw.str("description").map_err(|x| anyhow!("{x}"))?.unwrap_or_default(),
@@ -157,7 +190,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
             bail!("project() called more than once");
         }
         let site = e.site(eval);
-        let raw = raw_kwargs(&kwargs, eval, e);
+        let raw = raw_kwargs(&kwargs, eval, e)?;
         let decl = ProjectDecl::from_kwargs(raw, &site.defined_at).map_err(|x| e.refuse(eval, x))?;
         e.state.borrow_mut().project = Some((decl, site.defined_at));
         Ok(NoneType)
@@ -166,9 +199,10 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
     /// `defaults(machine=, image=, distro=)`.
     fn defaults<'v>(
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
-        heap: Heap<'v>,
+        eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
-        let mut kw = Kwargs::new("defaults()", plain_kwargs(&kwargs));
+        let heap = eval.heap();
+        let mut kw = Kwargs::new("defaults()", plain_kwargs(&kwargs, eval)?);
         for f in DEFAULTS_FIELDS {
             kw.str(f).map_err(|x| anyhow!("{x}"))?;
         }
@@ -177,8 +211,12 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
     }
 
     /// `cache(path=)`.
-    fn cache<'v>(#[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>, heap: Heap<'v>) -> anyhow::Result<Value<'v>> {
-        let mut kw = Kwargs::new("cache()", plain_kwargs(&kwargs));
+    fn cache<'v>(
+        #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> anyhow::Result<Value<'v>> {
+        let heap = eval.heap();
+        let mut kw = Kwargs::new("cache()", plain_kwargs(&kwargs, eval)?);
         kw.str("path").map_err(|x| anyhow!("{x}"))?;
         check(kw.deny_unknown(CACHE_FIELDS))?;
         Ok(kwargs_struct(heap, None, &kwargs))
@@ -192,7 +230,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
     ) -> anyhow::Result<NoneType> {
         let e = engine(eval, "machine")?;
         let site = e.site(eval);
-        let m = Machine::from_kwargs(plain_kwargs(&kwargs), &site.module, site.defined_at)
+        let m = Machine::from_kwargs(plain_kwargs(&kwargs, eval)?, &site.module, site.defined_at)
             .map_err(|x| e.refuse(eval, x))?;
         let mut st = e.state.borrow_mut();
         if let Some(existing) = st.machines.get(m.name.as_str()) {
@@ -219,7 +257,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
-        Kernel::from_struct(plain_kwargs(&kwargs), "").map_err(|x| refuse(eval, x))?;
+        Kernel::from_struct(plain_kwargs(&kwargs, eval)?, "").map_err(|x| refuse(eval, x))?;
         Ok(kwargs_struct(eval.heap(), None, &kwargs))
     }
 
@@ -228,7 +266,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
-        QemuConfig::from_struct(plain_kwargs(&kwargs), "").map_err(|x| refuse(eval, x))?;
+        QemuConfig::from_struct(plain_kwargs(&kwargs, eval)?, "").map_err(|x| refuse(eval, x))?;
         Ok(kwargs_struct(eval.heap(), None, &kwargs))
     }
 
@@ -237,7 +275,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
         #[starlark(kwargs)] kwargs: SmallMap<String, Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<Value<'v>> {
-        Partition::from_struct(plain_kwargs(&kwargs), "").map_err(|x| refuse(eval, x))?;
+        Partition::from_struct(plain_kwargs(&kwargs, eval)?, "").map_err(|x| refuse(eval, x))?;
         Ok(kwargs_struct(eval.heap(), None, &kwargs))
     }
 
@@ -398,7 +436,7 @@ pub fn yoe_globals(builder: &mut GlobalsBuilder) {
         if e.phase() != Phase::Local {
             bail!("local() may only be called in local.star");
         }
-        let l = LocalOverrides::from_kwargs(plain_kwargs(&kwargs)).map_err(|x| e.refuse(eval, x))?;
+        let l = LocalOverrides::from_kwargs(plain_kwargs(&kwargs, eval)?).map_err(|x| e.refuse(eval, x))?;
         e.state.borrow_mut().local = Some(l);
         Ok(NoneType)
     }
@@ -414,7 +452,7 @@ fn register<'v>(
         bail!("{class}() may not be called in PROJECT.star or local.star");
     }
     let site = e.site(eval);
-    let raw = raw_kwargs(&kwargs, eval, e);
+    let raw = raw_kwargs(&kwargs, eval, e)?;
     let audit = e.state.borrow().audit;
     let images = if audit { ContainerImages::Keep } else { ContainerImages::Refuse };
     let unit = Unit::from_kwargs_with(raw, class, site, images).map_err(|x| e.refuse(eval, x))?;
@@ -445,7 +483,7 @@ fn feed<'v>(
         _ => bail!("{kind}() may only be called in a module's MODULE.star"),
     }
     let at = e.site(eval).defined_at;
-    let mut kw = Kwargs::new(format!("{kind}()"), plain_kwargs(&kwargs));
+    let mut kw = Kwargs::new(format!("{kind}()"), plain_kwargs(&kwargs, eval)?);
     let name = kw.required_ident("name", NameKind::Feed).map_err(|x| e.refuse(eval, x))?;
     let fields = crate::model::unit::extra_values(&format!("{kind}({:?})", name.as_str()), kw.into_rest())
         .map_err(|x| anyhow!("{x}"))?;

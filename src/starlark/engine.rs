@@ -91,9 +91,10 @@ pub struct State {
 }
 
 impl Engine {
-    pub fn new(root: PathBuf) -> Engine {
+    pub fn new(root: PathBuf, meter: Arc<super::meter::Meter>) -> Engine {
         Engine {
             root,
+            meter,
             ctx: Arc::new(Mutex::new(CtxState::default())),
             state: RefCell::new(State {
                 phase: Phase::Project,

@@ -1,23 +1,30 @@
 //! Evaluation of a whole project in Go yoe's phase order: PROJECT.star, local.star, module
 //! resolution, machines/, MODULE.star, containers/, units/, the provides table, images/.
 //! Each file is parsed, checked for refused constructs, evaluated once (load cache), and
-//! frozen. It trusts no `.star` text and no path: every file is checked to stay in its root.
-use std::collections::{BTreeMap, HashMap};
+//! frozen. It trusts no `.star` text and no path: every file is checked to stay in its root,
+//! read without blocking up to its size limit, scanned for nesting before it is parsed, and
+//! evaluated under the load limits (`policies/load.toml`) on a bounded thread of its own.
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ::starlark::PrintHandler;
 use ::starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
 use ::starlark::eval::{Evaluator, FileLoader, ReturnFileLoader};
 use sha2::{Digest, Sha256};
 
+use super::bounded::{self, Stop};
 use super::builtins::{module_globals, yoe_globals};
 use super::diag::Diagnostic;
 use super::engine::{Engine, ModuleInfo, Phase, source_name};
+use super::files::{kind_of, read_star_text};
 use super::labels::Roots;
+use super::limits::{Limit, LoadLimits};
+use super::meter::{Clock, Meter};
 use super::modules::{ModuleSource, resolve_skipping};
 use super::runtime::FnRuntime;
-use super::syntax::{Literal, ParsedFile};
+use super::syntax::{Literal, ParseError, ParsedFile};
 use super::values::Ctx;
 use super::{AuditLoad, LoadError, Loaded, Refusal};
 use crate::model::project::{Project, ProjectDecl};
@@ -33,8 +40,10 @@ impl PrintHandler for LogPrint {
     }
 }
 
-/// What to load and how.
-pub struct LoadOptions<'a> {
+/// What to load and how. Owned: the load runs on a thread of its own, which may outlive
+/// the call when a hard limit stops it.
+#[derive(Clone)]
+pub struct LoadOptions {
     /// A directory inside the project (the nearest parent with PROJECT.star is used).
     pub start: PathBuf,
     /// `--machine`: overrides `local.star` and `defaults(machine=)`.
@@ -42,8 +51,22 @@ pub struct LoadOptions<'a> {
     /// `--distro`: overrides `local.star` and `defaults(distro=)`.
     pub distro: Option<String>,
     /// Where remote modules come from.
-    pub modules: &'a dyn ModuleSource,
+    pub modules: Arc<dyn ModuleSource>,
+    /// What the load may cost (default: `policies/load.toml`).
+    pub limits: LoadLimits,
 }
+
+impl LoadOptions {
+    /// Load the project around `start` with modules from `modules`, no machine or distro
+    /// override, and the embedded limits.
+    pub fn new(start: impl Into<PathBuf>, modules: Arc<dyn ModuleSource>) -> LoadOptions {
+        LoadOptions { start: start.into(), machine: None, distro: None, modules, limits: LoadLimits::embedded() }
+    }
+}
+
+/// How many times `yoe audit` loads the project, each time without the file a hard limit
+/// stopped the previous attempt in.
+pub const AUDIT_ATTEMPTS: usize = 3;
 
 /// Find the project root: `start` or its nearest parent holding PROJECT.star.
 pub fn find_root(start: &Path) -> Result<PathBuf, LoadError> {
@@ -73,19 +96,34 @@ struct Loader<'a> {
     order: Vec<PathBuf>,
     /// `Some` in an audit load: errors that dropped a file, and the files that failed.
     collect: Option<Collected>,
+    meter: Arc<Meter>,
+    /// Bytes of `.star` text read so far (against `max_total_bytes`), and files.
+    read: u64,
+    files: u64,
 }
 
 #[derive(Default)]
 struct Collected {
     errors: Vec<LoadError>,
-    failed: std::collections::HashSet<PathBuf>,
+    failed: HashSet<PathBuf>,
     refusals: Vec<Refusal>,
     skipped_modules: Vec<(crate::model::ModuleRef, String)>,
+    /// Files an earlier attempt was stopped in: left out of this one.
+    excluded: HashSet<PathBuf>,
+    /// A budget of the whole load is spent (time, files, bytes): no further file is
+    /// evaluated (each would only hit it again).
+    exhausted: Option<Limit>,
+    /// Texts of `errors`, to keep one of each.
+    seen: HashSet<String>,
 }
 
 /// Load a project. The first error stops the load and names file, line and what was expected.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
-    load_inner(opts, false).map(|a| a.loaded)
+    let clock = Clock::new(Some(Duration::from_millis(opts.limits.max_wall_ms)));
+    match attempt(opts, false, HashSet::new(), clock) {
+        Attempt::Done(r) => r.map(|a| a.loaded),
+        Attempt::Stopped(e) => Err(e),
+    }
 }
 
 /// Load a project for `yoe audit`: the load-time refusals (literal `run(host=True)` /
@@ -93,15 +131,133 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
 /// instead of raised, a file that fails to evaluate is recorded and left out, and modules
 /// that cannot be located are skipped, so that as much of the model as possible is produced.
 /// It still runs no build step. Only PROJECT.star failing fails the whole load.
-pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, LoadError> {
-    load_inner(opts, true)
+///
+/// A file that hits a hard limit stops the evaluating thread for good; the load is then
+/// attempted again without that file (at most [`AUDIT_ATTEMPTS`] attempts in all, within
+/// one `max_wall_ms`, while the process cap has room), and the limit hit is reported among
+/// the errors. When no attempt succeeds, the error holds every hard stop met.
+pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, AuditLoadError> {
+    let clock = Clock::new(Some(Duration::from_millis(opts.limits.max_wall_ms)));
+    let mut excluded = HashSet::new();
+    let mut stopped: Vec<LoadError> = Vec::new();
+    for n in 1..=AUDIT_ATTEMPTS {
+        match attempt(opts, true, excluded.clone(), clock.clone()) {
+            Attempt::Done(Ok(mut a)) => {
+                a.errors.splice(0..0, stopped);
+                return Ok(*a);
+            }
+            Attempt::Done(Err(error)) => return Err(AuditLoadError { error, stopped }),
+            Attempt::Stopped(e) => {
+                let file = match &e {
+                    LoadError::Limit { file, .. } | LoadError::Internal { file, .. }
+                        if !file.as_os_str().is_empty() =>
+                    {
+                        Some(file.clone())
+                    }
+                    _ => None,
+                };
+                tracing::info!("audit load attempt {n} stopped: {e}");
+                stopped.push(e);
+                match file {
+                    Some(f) if !clock.over(Duration::ZERO) && !excluded.contains(&f) => {
+                        excluded.insert(f);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    // The first stop is what a reader needs first; all of them are kept.
+    let error = stopped.first().cloned().unwrap_or_else(|| LoadError::Invalid("internal: no load attempt".into()));
+    Err(AuditLoadError { error, stopped })
 }
 
-fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
+/// Why no attempt of [`load_for_audit`] produced a model.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct AuditLoadError {
+    /// What failed the load (the first hard stop, when there was one).
+    pub error: LoadError,
+    /// Every hard stop of the attempts made, in order.
+    pub stopped: Vec<LoadError>,
+}
+
+impl AuditLoadError {
+    pub fn render(&self, root: &Path) -> String {
+        self.error.render(root)
+    }
+}
+
+enum Attempt {
+    /// The thread finished, with the load's own result.
+    Done(Result<Box<AuditLoad>, LoadError>),
+    /// A hard limit stopped the thread (or it overstayed its time): it was abandoned.
+    Stopped(LoadError),
+}
+
+/// One load on a bounded thread of its own.
+fn attempt(opts: &LoadOptions, audit: bool, excluded: HashSet<PathBuf>, clock: Arc<Clock>) -> Attempt {
+    let meter = Meter::new(opts.limits, clock.clone());
+    let (o, m) = (opts.clone(), meter.clone());
+    match bounded::run(bounded::LOAD, &opts.limits, Some(clock.clone()), move || load_inner(&o, audit, excluded, m)) {
+        Ok(r) => {
+            let (statements, ticks) = meter.counts();
+            let ms = clock.elapsed().as_millis();
+            tracing::debug!(statements, ticks, ms, "load done");
+            Attempt::Done(r.map(Box::new))
+        }
+        Err(stop @ Stop::Failed(_)) => Attempt::Done(Err(stopped(&meter, stop))),
+        Err(stop) => Attempt::Stopped(stopped(&meter, stop)),
+    }
+}
+
+/// The error for a bounded thread that delivered nothing, placed where the meter last saw
+/// it (the statement being run, else the file).
+fn stopped(meter: &Meter, stop: Stop) -> LoadError {
+    let (file, location) = meter.place();
+    match stop {
+        Stop::Limit(limit) => LoadError::Limit { file, location, limit, value: limit.value(&meter.limits) },
+        Stop::Panicked(message) => LoadError::Internal { file, location, message },
+        Stop::Failed(m) => LoadError::Invalid(format!("internal error: {m}")),
+    }
+}
+
+/// Module sources do trusted work (checking modules in the cache, fetching for `yoe module
+/// lock`): the load's clock does not run and the thread's allocations are not counted.
+struct Trusted<'a> {
+    inner: &'a dyn ModuleSource,
+    clock: &'a Clock,
+}
+
+impl ModuleSource for Trusted<'_> {
+    fn checkout(&self, m: &crate::model::ModuleRef) -> Result<PathBuf, String> {
+        let (_p, _s) = (self.clock.pause(), yoe_sandbox_helper::budget::suspend());
+        self.inner.checkout(m)
+    }
+
+    fn begin(&self, project: &ProjectDecl) -> Result<(), String> {
+        let (_p, _s) = (self.clock.pause(), yoe_sandbox_helper::budget::suspend());
+        self.inner.begin(project)
+    }
+
+    fn resolved(&self, modules: &[ResolvedModule]) -> Result<(), String> {
+        let (_p, _s) = (self.clock.pause(), yoe_sandbox_helper::budget::suspend());
+        self.inner.resolved(modules)
+    }
+}
+
+fn load_inner(
+    opts: &LoadOptions,
+    audit: bool,
+    excluded: HashSet<PathBuf>,
+    meter: Arc<Meter>,
+) -> Result<AuditLoad, LoadError> {
     let root = find_root(&opts.start)?;
-    let engine = Engine::new(root.clone());
-    let mut l = Loader::new(&engine, &root, audit.then(Collected::default));
+    let engine = Engine::new(root.clone(), meter.clone());
+    let collect = audit.then(|| Collected { excluded, ..Collected::default() });
+    let mut l = Loader::new(&engine, &root, collect, meter.clone());
     engine.state.borrow_mut().audit = audit;
+    let source = Trusted { inner: opts.modules.as_ref(), clock: &meter.clock };
 
     // 1. PROJECT.star
     let project_file = root.join("PROJECT.star");
@@ -113,7 +269,7 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
 
     // 2. local.star
     let local_file = root.join("local.star");
-    if local_file.is_file() {
+    if local_file.exists() {
         l.set_phase(Phase::Local, "", 0, &local_file);
         let r = l.eval_file(&local_file, Which::Base);
         l.soft(r)?;
@@ -123,14 +279,13 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
     // 3. modules (with transitive deps), each checked for refused `commands/`.
     let r = check_no_commands(&root);
     l.soft(r)?;
-    let r = opts.modules.begin(&decl).map_err(LoadError::Module);
+    let r = source.begin(&decl).map_err(LoadError::Module);
     l.soft(r)?;
     let mut skipped = Vec::new();
     let skipping = if audit { Some(&mut skipped) } else { None };
     let mut peek = |dir: &Path| l.peek(dir);
-    let modules =
-        resolve_skipping(&root, &decl.modules, opts.modules, &mut peek, skipping).map_err(LoadError::Module)?;
-    let r = opts.modules.resolved(&modules).map_err(LoadError::Module);
+    let modules = resolve_skipping(&root, &decl.modules, &source, &mut peek, skipping).map_err(LoadError::Module)?;
+    let r = source.resolved(&modules).map_err(LoadError::Module);
     l.soft(r)?;
     if let Some(c) = l.collect.as_mut() {
         c.skipped_modules = skipped;
@@ -189,7 +344,7 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
     // 6. MODULE.star of each module
     for m in &modules {
         let f = m.dir.join("MODULE.star");
-        if f.is_file() {
+        if f.exists() {
             l.set_phase(Phase::ModuleStar, &m.name, m.priority, &f);
             let r = l.eval_file(&f, Which::Ctx);
             l.soft(r)?;
@@ -270,17 +425,29 @@ fn load_inner(opts: &LoadOptions, audit: bool) -> Result<AuditLoad, LoadError> {
 
 /// Evaluate PROJECT.star alone and return the project root and its `project()` settings
 /// (for verbs that need the settings, such as trusted keys, without loading modules).
+/// Bounded like [`load`], with the embedded limits.
 pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadError> {
     let root = find_root(start)?;
-    let engine = Engine::new(root.clone());
-    let mut l = Loader::new(&engine, &root, None);
-    let project_file = root.join("PROJECT.star");
-    l.set_phase(Phase::Project, "", 0, &project_file);
-    l.eval_file(&project_file, Which::Base)?;
-    let decl = engine.state.borrow().project.clone().map(|(d, _)| d).ok_or_else(|| {
-        LoadError::Invalid(format!("{}: PROJECT.star did not call project()", project_file.display()))
-    })?;
-    Ok((root, decl))
+    let limits = LoadLimits::embedded();
+    let clock = Clock::new(Some(Duration::from_millis(limits.max_wall_ms)));
+    let meter = Meter::new(limits, clock.clone());
+    let m = meter.clone();
+    let r = root.clone();
+    let run = move || -> Result<ProjectDecl, LoadError> {
+        let engine = Engine::new(r.clone(), m.clone());
+        let mut l = Loader::new(&engine, &r, None, m);
+        let project_file = r.join("PROJECT.star");
+        l.set_phase(Phase::Project, "", 0, &project_file);
+        l.eval_file(&project_file, Which::Base)?;
+        let decl = engine.state.borrow().project.clone().map(|(d, _)| d).ok_or_else(|| {
+            LoadError::Invalid(format!("{}: PROJECT.star did not call project()", project_file.display()))
+        })?;
+        Ok(decl)
+    };
+    match bounded::run(bounded::LOAD, &limits, Some(clock), run) {
+        Ok(decl) => Ok((root, decl?)),
+        Err(stop) => Err(stopped(&meter, stop)),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -292,7 +459,7 @@ enum Which {
 impl<'a> Loader<'a> {
     /// A loader for the project at `root`, whose files may then belong to the project only
     /// (module roots are added once modules are resolved).
-    fn new(engine: &'a Engine, root: &Path, collect: Option<Collected>) -> Loader<'a> {
+    fn new(engine: &'a Engine, root: &Path, collect: Option<Collected>, meter: Arc<Meter>) -> Loader<'a> {
         let ctx = Ctx { state: engine.ctx.clone() };
         engine.state.borrow_mut().roots = Roots { project: root.to_path_buf(), modules: Vec::new() };
         Loader {
@@ -302,8 +469,70 @@ impl<'a> Loader<'a> {
             sources: BTreeMap::new(),
             order: Vec::new(),
             collect,
+            meter,
+            read: 0,
+            files: 0,
         }
     }
+
+    fn limits(&self) -> &LoadLimits {
+        &self.meter.limits
+    }
+
+    /// The text of `path`: read without blocking, a regular file, within `max_file_bytes`
+    /// and, with what was read before, within `max_total_bytes` and `max_files`.
+    fn read(&mut self, path: &Path) -> Result<String, LoadError> {
+        self.files += 1;
+        if self.files > self.limits().max_files {
+            let value = self.limits().max_files;
+            return Err(LoadError::Limit { file: path.to_path_buf(), location: None, limit: Limit::Files, value });
+        }
+        let text = read_star_text(path, self.limits().max_file_bytes)?;
+        self.read = self.read.saturating_add(text.len() as u64);
+        if self.read > self.limits().max_total_bytes {
+            let value = self.limits().max_total_bytes;
+            return Err(LoadError::Limit { file: path.to_path_buf(), location: None, limit: Limit::TotalBytes, value });
+        }
+        Ok(text)
+    }
+
+    fn parse(&self, path: &Path, text: String) -> Result<ParsedFile, LoadError> {
+        ParsedFile::parse_with(path, text, self.limits()).map_err(|e| match e {
+            ParseError::Syntax(e) => LoadError::Eval(e.to_string()),
+            ParseError::TooDeep { location, limit } => LoadError::Limit {
+                file: path.to_path_buf(),
+                location: Some(location),
+                limit: Limit::ParseDepth,
+                value: limit,
+            },
+        })
+    }
+
+    /// The load error for a failed evaluation of `path`: a limit hit if the meter (or
+    /// starlark's call-stack check) says so, else starlark's error.
+    fn eval_error(&self, path: &Path, e: ::starlark::Error) -> LoadError {
+        let limit = match self.meter.take_tripped() {
+            Some(l) => Some(l),
+            None if matches!(e.kind(), ::starlark::ErrorKind::StackOverflow(_)) => Some(Limit::CallDepth),
+            None => None,
+        };
+        match limit {
+            Some(limit) => {
+                let location = self.meter.location();
+                let file = location.as_ref().map(|l| l.file.clone()).unwrap_or_else(|| path.to_path_buf());
+                LoadError::Limit { file, location, limit, value: limit.value(self.limits()) }
+            }
+            None => {
+                // A refused field is shown at its value; anything else as Starlark says.
+                let pending = self.engine.state.borrow_mut().pending_field.take();
+                match pending.and_then(|p| super::field_span::locate(&p, &self.sources)) {
+                    Some(d) => LoadError::Located(Box::new(d)),
+                    None => LoadError::Eval(e.to_string()),
+                }
+            }
+        }
+    }
+
     /// In an audit load, record the error (a refusal if it is one) and go on; otherwise
     /// return it.
     fn soft(&mut self, r: Result<(), LoadError>) -> Result<(), LoadError> {
@@ -315,8 +544,7 @@ impl<'a> Loader<'a> {
                 Ok(())
             }
             (Err(e), Some(c)) => {
-                let text = e.to_string();
-                if !c.errors.iter().any(|x| x.to_string() == text) {
+                if c.seen.insert(e.to_string()) {
                     c.errors.push(e);
                 }
                 Ok(())
@@ -344,7 +572,14 @@ impl<'a> Loader<'a> {
         for (name, dir, prio) in std::iter::once(("", root, project_priority))
             .chain(modules.iter().map(|m| (m.name.as_str(), m.dir.as_path(), m.priority)))
         {
-            for file in walk(dir, phase.dir())? {
+            for file in walk(dir, phase.dir()) {
+                let file = match file {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.soft(Err(e))?;
+                        continue;
+                    }
+                };
                 if self.cache.contains_key(&file) {
                     continue; // already evaluated through a load()
                 }
@@ -359,23 +594,41 @@ impl<'a> Loader<'a> {
     /// Peek at a module's MODULE.star for `module_info()` only.
     fn peek(&mut self, dir: &Path) -> Result<Option<ModuleInfo>, String> {
         let file = dir.join("MODULE.star");
-        if !file.is_file() {
+        if !file.exists() {
             return Ok(None);
         }
         let saved = self.engine.state.borrow().phase;
         self.engine.state.borrow_mut().phase = Phase::Peek;
         self.engine.state.borrow_mut().module_info = None;
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
-        let parsed = ParsedFile::parse(&file, text).map_err(|e| e.to_string())?;
+        self.meter.set_file(&file);
+        let text = self.read(&file).map_err(|e| e.to_string())?;
+        let parsed = self.parse(&file, text).map_err(|e| e.to_string())?;
         let engine = self.engine;
         let globals = &self.globals.peek;
+        let meter = self.meter.clone();
+        meter.set_file(&file);
         let result = Module::with_temp_heap(|module| {
             let loader = NoLoads;
             let mut eval = Evaluator::new(&module);
             eval.extra = Some(engine);
             eval.set_loader(&loader);
-            eval.eval_module(parsed.ast, globals).map(|_| ())
+            if let Err(limit) = meter.arm(&mut eval) {
+                return Err(meter.trip(limit));
+            }
+            let r = eval.eval_module(parsed.ast, globals).map(|_| ());
+            meter.finish(&eval);
+            r
         });
+        if let Err(e) = &result
+            && let Some(limit) = meter.take_tripped()
+        {
+            // A limit hit while peeking is the load's error, not "no module_info".
+            let _ = e;
+            let location = meter.location();
+            let file = location.as_ref().map(|l| l.file.clone()).unwrap_or(file);
+            self.engine.state.borrow_mut().phase = saved;
+            return Err(LoadError::Limit { file, location, limit, value: limit.value(self.limits()) }.to_string());
+        }
         let mut st = self.engine.state.borrow_mut();
         st.phase = saved;
         let info = st.module_info.take();
@@ -391,14 +644,34 @@ impl<'a> Loader<'a> {
         if self.cache.contains_key(path) {
             return Ok(());
         }
-        if self.collect.as_ref().is_some_and(|c| c.failed.contains(path)) {
-            return Err(LoadError::Invalid(format!("{} failed to load (reported above)", path.display())));
+        if let Some(c) = self.collect.as_ref() {
+            if c.failed.contains(path) {
+                return Err(LoadError::Invalid(format!("{} failed to load (reported above)", path.display())));
+            }
+            if c.excluded.contains(path) {
+                return Err(LoadError::Invalid(format!(
+                    "{} was left out: it stopped an earlier attempt at a hard limit (reported above)",
+                    path.display()
+                )));
+            }
+            if let Some(limit) = c.exhausted {
+                return Err(LoadError::Invalid(format!(
+                    "the model pass reached load limit `{}` = {}; later files were not evaluated",
+                    limit.key(),
+                    limit.value(&self.meter.limits)
+                )));
+            }
         }
+        let checkpoint = self.meter.checkpoint();
         let r = self.eval_file_once(path, which);
-        if r.is_err()
-            && let Some(c) = self.collect.as_mut()
-        {
+        if let (Err(e), Some(c)) = (&r, self.collect.as_mut()) {
             c.failed.insert(path.to_path_buf());
+            match e.limit() {
+                // The file is left out: its steps do not count against the rest.
+                Some(Limit::Steps) => self.meter.restore(checkpoint),
+                Some(l @ (Limit::WallMs | Limit::Files | Limit::TotalBytes)) => c.exhausted = Some(l),
+                _ => {}
+            }
         }
         r
     }
@@ -413,9 +686,11 @@ impl<'a> Loader<'a> {
                 return Err(LoadError::Invalid(format!("load cycle: {}", chain.join(" → "))));
             }
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| LoadError::Io { path: path.to_path_buf(), message: e.to_string() })?;
-        let parsed = ParsedFile::parse(path, text).map_err(|e| LoadError::Eval(e.to_string()))?;
+        // Placed in this file from here on: a stop while parsing it must not be put at the
+        // last statement of another.
+        self.meter.set_file(path);
+        let text = self.read(path)?;
+        let parsed = self.parse(path, text)?;
         match self.collect.as_mut() {
             None => check_refused(&parsed, &root)?,
             Some(c) => c.refusals.extend(refused(&parsed).into_iter().map(|e| match e {
@@ -445,6 +720,16 @@ impl<'a> Loader<'a> {
                 st.roots.resolve(&load.label, path)
             }
             .map_err(|e| located(&parsed, load.span.clone(), e.to_string(), "this load", None))?;
+            // This file's load() nests one level below the files that loaded it.
+            let depth = self.engine.state.borrow().eval_stack.len() as u64 + 1;
+            if depth > self.limits().max_load_depth {
+                return Err(LoadError::Limit {
+                    file: path.to_path_buf(),
+                    location: Some(parsed.location(load.span.clone())),
+                    limit: Limit::LoadDepth,
+                    value: self.limits().max_load_depth,
+                });
+            }
             self.engine.state.borrow_mut().eval_stack.push(path.to_path_buf());
             let r = self.eval_file(&target, which);
             self.engine.state.borrow_mut().eval_stack.pop();
@@ -463,7 +748,8 @@ impl<'a> Loader<'a> {
             Which::Ctx => &self.globals.with_ctx,
         };
         let engine = self.engine;
-        let sources = &self.sources;
+        let meter = self.meter.clone();
+        meter.set_file(path);
         engine.state.borrow_mut().eval_stack.push(path.to_path_buf());
         engine.state.borrow_mut().pending_field = None;
         let result = Module::with_temp_heap(|module| {
@@ -474,14 +760,13 @@ impl<'a> Loader<'a> {
                 eval.extra = Some(engine);
                 eval.set_loader(&loader);
                 eval.set_print_handler(&print);
-                eval.eval_module(parsed.ast, globals).map_err(|e| {
-                    // A refused field is shown at its value; anything else as Starlark says.
-                    let pending = engine.state.borrow_mut().pending_field.take();
-                    match pending.and_then(|p| super::field_span::locate(&p, sources)) {
-                        Some(d) => LoadError::Located(Box::new(d)),
-                        None => LoadError::Eval(e.to_string()),
-                    }
-                })?;
+                if let Err(limit) = meter.arm(&mut eval) {
+                    let value = limit.value(&meter.limits);
+                    return Err(LoadError::Limit { file: path.to_path_buf(), location: None, limit, value });
+                }
+                let r = eval.eval_module(parsed.ast, globals);
+                meter.finish(&eval);
+                r.map_err(|e| self.eval_error(path, e))?;
             }
             module.freeze().map_err(|e| LoadError::Invalid(format!("{}: freezing module: {e:?}", rel(path, &root))))
         });
@@ -504,31 +789,61 @@ impl FileLoader for NoLoads {
 }
 
 /// `.star` files under `root/dir`, recursively, in lexical order; each must stay in `root`.
-fn walk(root: &Path, dir: &str) -> Result<Vec<PathBuf>, LoadError> {
+fn walk(root: &Path, dir: &str) -> Vec<Result<PathBuf, LoadError>> {
     let base = root.join(dir);
     if !base.is_dir() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(&base).sort_by_file_name().follow_links(false) {
-        let entry = entry.map_err(|e| LoadError::Io { path: base.clone(), message: e.to_string() })?;
+    let mut it = walkdir::WalkDir::new(&base).sort_by_file_name().follow_links(false).into_iter();
+    while let Some(entry) = it.next() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                out.push(Err(LoadError::Io { path: base.clone(), message: e.to_string() }));
+                continue;
+            }
+        };
         let p = entry.path();
-        if p.extension().is_none_or(|e| e != "star") || entry.file_type().is_dir() {
+        if p.extension().is_none_or(|e| e != "star") {
             continue;
         }
-        let canonical =
-            p.canonicalize().map_err(|e| LoadError::Io { path: p.to_path_buf(), message: e.to_string() })?;
-        if !canonical.starts_with(root) || !canonical.is_file() {
-            return Err(LoadError::Invalid(format!(
+        let io = |e: std::io::Error| LoadError::Io { path: p.to_path_buf(), message: e.to_string() };
+        let canonical = match p.canonicalize() {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(Err(io(e)));
+                continue;
+            }
+        };
+        // A fifo, socket, device or directory named `*.star` is refused, not skipped (and
+        // never opened, so it cannot stall the load).
+        let ft = match std::fs::metadata(&canonical) {
+            Ok(m) => m.file_type(),
+            Err(e) => {
+                out.push(Err(io(e)));
+                continue;
+            }
+        };
+        if !ft.is_file() {
+            if entry.file_type().is_dir() {
+                it.skip_current_dir();
+            }
+            out.push(Err(LoadError::NotRegular { path: p.to_path_buf(), kind: kind_of(ft) }));
+            continue;
+        }
+        if !canonical.starts_with(root) {
+            out.push(Err(LoadError::Invalid(format!(
                 "{} resolves to {}, outside its root {}",
                 p.display(),
                 canonical.display(),
                 root.display()
-            )));
+            ))));
+            continue;
         }
-        out.push(canonical);
+        out.push(Ok(canonical));
     }
-    Ok(out)
+    out
 }
 
 /// `commands/*.star` run `ctx.shell()` on the host in Go yoe; yoe refuses to load them.

@@ -14,6 +14,7 @@ use ::starlark::values::{NoSerialize, ProvidesStaticType, StarlarkPagablePanic};
 use allocative::Allocative;
 
 use super::engine::State;
+use super::meter::Meter;
 use super::runtime::BuildHost;
 use super::values::CtxState;
 use crate::model::InstallStep;
@@ -24,6 +25,8 @@ pub struct Engine {
     pub root: PathBuf,
     pub state: RefCell<State>,
     pub ctx: Arc<Mutex<CtxState>>,
+    /// The load's limits and counters.
+    pub meter: Arc<Meter>,
 }
 
 /// The evaluator's `extra` while an `fn` step runs.

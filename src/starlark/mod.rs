@@ -2,14 +2,18 @@
 //! files are evaluated here and their declarations leave as validated `crate::model` types
 //! (plus opaque handles to `fn` steps). It trusts no `.star` file and no path in one.
 
+mod bounded;
 mod builtins;
 mod convert;
 pub mod diag;
 mod engine;
 mod field_span;
+pub mod files;
 pub mod labels;
+pub mod limits;
 mod loader;
 mod marker;
+mod meter;
 pub mod modules;
 mod runtime;
 pub mod syntax;
@@ -19,7 +23,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use loader::{LoadOptions, find_root, load, load_for_audit, load_project_decl};
+pub use limits::{Limit, LoadLimits};
+pub use loader::{AuditLoadError, LoadOptions, find_root, load, load_for_audit, load_project_decl};
 pub use modules::{LocalOnly, ModuleSource};
 pub use runtime::{BuildHost, FnRuntime, RunOutput};
 
@@ -59,7 +64,7 @@ pub struct AuditLoad {
 }
 
 /// Why a project failed to load. Every message names the file (and line where known).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
     #[error("no PROJECT.star found in {} or any parent directory", .0.display())]
@@ -79,9 +84,47 @@ pub enum LoadError {
     Module(String),
     #[error("{0}")]
     Invalid(String),
+    /// A load limit of `policies/load.toml` was hit: `location` is the statement, token or
+    /// `load()` where (when known), `value` the limit's value.
+    #[error("{}", limits::message(&place(file, location.as_ref()), *limit, *value))]
+    Limit { file: PathBuf, location: Option<Location>, limit: Limit, value: u64 },
+    /// The evaluator panicked on this input (a bug in starlark or yoe that hostile input
+    /// reached); the load stopped there.
+    #[error("{}: the Starlark evaluator failed on this file ({message}); the load stopped", place(file, location.as_ref()))]
+    Internal { file: PathBuf, location: Option<Location>, message: String },
+    /// A `.star` path that names a fifo, socket, device or directory.
+    #[error("{} is {kind}, not a regular file; a .star file must be a regular file", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
+}
+
+fn place(file: &std::path::Path, location: Option<&Location>) -> String {
+    match location {
+        Some(l) => l.to_string(),
+        None => file.display().to_string(),
+    }
+}
+
+impl From<files::ReadError> for LoadError {
+    fn from(e: files::ReadError) -> LoadError {
+        match e {
+            files::ReadError::Io { path, message } => LoadError::Io { path, message },
+            files::ReadError::NotRegular { path, kind } => LoadError::NotRegular { path, kind },
+            files::ReadError::TooLarge { path, limit, .. } => {
+                LoadError::Limit { file: path, location: None, limit: Limit::FileBytes, value: limit }
+            }
+        }
+    }
 }
 
 impl LoadError {
+    /// The limit hit, for errors that are limit hits.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            LoadError::Limit { limit, .. } => Some(*limit),
+            _ => None,
+        }
+    }
+
     /// The full human-readable report, with source snippets where available.
     pub fn render(&self, root: &std::path::Path) -> String {
         match self {

@@ -9,8 +9,9 @@ use super::labels::resolve_within;
 use crate::model::project::ProjectDecl;
 use crate::model::{Ident, ModuleRef, NameKind, ResolvedModule};
 
-/// Provides the checkout directory of a remote (non-`local=`) module.
-pub trait ModuleSource {
+/// Provides the checkout directory of a remote (non-`local=`) module. `Send + Sync`: a load
+/// runs on a thread of its own.
+pub trait ModuleSource: Send + Sync {
     /// The verified checkout root of `module` (the directory `path=` is relative to).
     /// Nothing in it is evaluated before this returns.
     fn checkout(&self, module: &ModuleRef) -> Result<PathBuf, String>;

@@ -16,17 +16,18 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audit")
 }
 
-fn options(dir: &Path) -> AuditOptions<'static> {
+fn options(dir: &Path) -> AuditOptions {
     AuditOptions {
         start: dir.to_path_buf(),
         machine: None,
         distro: None,
-        modules: &LocalOnly,
+        modules: std::sync::Arc::new(LocalOnly),
         outputs: None,
         paranoid: false,
         no_ignores: false,
         model: true,
         today: Some((2026, 6, 1)),
+        limits: yoe::starlark::LoadLimits::embedded(),
     }
 }
 
@@ -586,7 +587,7 @@ fn audit_load_records_refusals_where_load_refuses() {
     ]);
     // The strict load stops at the first refusal.
     assert!(f.load().is_err());
-    let opts = yoe::starlark::LoadOptions { start: f.root(), machine: None, distro: None, modules: &LocalOnly };
+    let opts = yoe::starlark::LoadOptions::new(f.root(), std::sync::Arc::new(LocalOnly));
     let a = yoe::starlark::load_for_audit(&opts).expect("audit load");
     let rules: Vec<&str> = a.refusals.iter().map(|r| r.rule).collect();
     assert_eq!(

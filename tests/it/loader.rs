@@ -387,12 +387,10 @@ fn feeds_and_local_star_are_recorded() {
 
 #[test]
 fn example_project_loads() {
-    let l = yoe::starlark::load(&yoe::starlark::LoadOptions {
-        start: crate::support::example("demo"),
-        machine: None,
-        distro: None,
-        modules: &yoe::starlark::LocalOnly,
-    })
+    let l = yoe::starlark::load(&yoe::starlark::LoadOptions::new(
+        crate::support::example("demo"),
+        std::sync::Arc::new(yoe::starlark::LocalOnly),
+    ))
     .unwrap_or_else(|e| panic!("{e}"));
     let p = &l.project;
     for u in ["libgreet", "hello", "base-files", "demo-image"] {

@@ -21,6 +21,7 @@ pub mod insecure_module_url;
 pub mod insecure_source_url;
 pub mod invalid_name;
 pub mod load_label_escape;
+pub mod load_limit;
 pub mod local_module_escape;
 pub mod mirror_without_hash;
 pub mod module_binary_artifact;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use yoe::module::{Lockfile, Resolver, Store, UpdateScope};
 use yoe::starlark::{LoadOptions, Loaded, load};
@@ -121,8 +122,8 @@ impl Workspace {
     pub fn lock_scoped(&self, scope: UpdateScope) -> Result<Lockfile, String> {
         let store = self.store();
         let old = Lockfile::read(&self.proj()).map_err(|e| e.to_string())?;
-        let r = Resolver::new(&store, old.as_ref(), scope, false);
-        let res = load(&LoadOptions { start: self.proj(), machine: None, distro: None, modules: &r });
+        let r = Arc::new(Resolver::new(store, old, scope, false));
+        let res = load(&LoadOptions::new(self.proj(), r.clone()));
         let lock = r.lockfile().ok_or_else(|| res.err().map(|e| e.render(&self.proj())).unwrap_or_default())?;
         lock.write(&self.proj()).map_err(|e| e.to_string())?;
         Ok(lock)
@@ -132,8 +133,7 @@ impl Workspace {
     pub fn load(&self, paranoid: bool) -> Result<Loaded, String> {
         let src =
             yoe::module::LockedSource::with_store(&self.proj(), self.store(), paranoid).map_err(|e| e.to_string())?;
-        load(&LoadOptions { start: self.proj(), machine: None, distro: None, modules: &src })
-            .map_err(|e| e.render(&self.proj()))
+        load(&LoadOptions::new(self.proj(), Arc::new(src))).map_err(|e| e.render(&self.proj()))
     }
 
     pub fn load_err(&self) -> String {

@@ -32,7 +32,7 @@ impl Fixture {
     }
 
     pub fn load(&self) -> Result<Loaded, LoadError> {
-        load(&LoadOptions { start: self.root(), machine: None, distro: None, modules: &LocalOnly })
+        load(&LoadOptions::new(self.root(), std::sync::Arc::new(LocalOnly)))
     }
 
     pub fn load_ok(&self) -> Loaded {
