@@ -1,7 +1,8 @@
 //! Running untrusted evaluation on a thread of its own, under the hard bounds of
 //! `yoe_sandbox_helper::budget`: a byte budget counted by the global allocator, a stack of
 //! a fixed size whose overflow stops the thread instead of the process, and (for loads) a
-//! wall-clock deadline. The caller waits, polling the budget's flags and the clock; when
+//! deadline on the thread's CPU time. The caller waits, polling the budget's flags and the
+//! clock; when
 //! the thread is stopped or overstays, the caller gets [`Stop`] and the thread is abandoned
 //! (detached; what it holds stays counted against the process cap). Everything the thread
 //! needs is moved into it, so nothing it can touch outlives the call on the caller's side.
@@ -25,7 +26,7 @@ pub const GRACE: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
     /// Stopped for good by a hard limit (memory, stack), or overstayed the clock
-    /// (`Limit::WallMs`), or could not start because abandoned threads fill the cap.
+    /// (`Limit::CpuMs`), or could not start because abandoned threads fill the cap.
     Limit(Limit),
     /// The evaluator panicked (a bug in starlark or yoe that the input reached: starlark
     /// asserts, for one, that no single value is 4 GiB or more); the message is the panic's.
@@ -77,10 +78,14 @@ pub fn run<T: Send + 'static>(
     quiet_panics_of_bounded_threads();
     let (tx, rx) = sync_channel::<Result<T, String>>(1);
     let inner = b.clone();
+    let thread_clock = clock.clone();
     std::thread::Builder::new()
         .name(name.to_string())
         .stack_size(stack)
         .spawn(move || {
+            if let Some(c) = &thread_clock {
+                c.bind();
+            }
             let out = {
                 let _entered = inner.enter();
                 std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_message(p.as_ref()))
@@ -89,13 +94,20 @@ pub fn run<T: Send + 'static>(
             let _ = tx.send(out);
         })
         .map_err(|e| Stop::Failed(format!("starting the evaluation thread: {e}")))?;
+    let settle = || {
+        if let Some(c) = &clock {
+            c.settle();
+        }
+    };
     loop {
         match rx.recv_timeout(POLL) {
             Ok(out) => {
+                settle();
                 tracing::debug!(thread = name, peak_bytes = b.peak(), "evaluation thread done");
                 return out.map_err(Stop::Panicked);
             }
             Err(RecvTimeoutError::Disconnected) => {
+                settle();
                 return Err(Stop::Failed("the evaluation thread panicked (see above)".into()));
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -105,11 +117,12 @@ pub fn run<T: Send + 'static>(
         } else if b.stack_exhausted() {
             Limit::StackBytes
         } else if clock.as_ref().is_some_and(|c| c.over(GRACE)) {
-            Limit::WallMs
+            Limit::CpuMs
         } else {
             continue;
         };
         // A result may have arrived meanwhile: prefer it.
+        settle();
         if let Ok(out) = rx.try_recv() {
             return out.map_err(Stop::Panicked);
         }

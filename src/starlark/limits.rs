@@ -35,7 +35,7 @@ pub struct LoadLimits {
     pub max_call_depth: u64,
     pub max_steps: u64,
     pub max_heap_bytes: u64,
-    pub max_wall_ms: u64,
+    pub max_cpu_ms: u64,
     pub max_value_depth: u64,
     pub max_thread_bytes: u64,
     pub max_stack_bytes: u64,
@@ -56,7 +56,7 @@ pub enum Limit {
     CallDepth,
     Steps,
     HeapBytes,
-    WallMs,
+    CpuMs,
     ValueDepth,
     ThreadBytes,
     StackBytes,
@@ -76,7 +76,7 @@ impl Limit {
         Limit::CallDepth,
         Limit::Steps,
         Limit::HeapBytes,
-        Limit::WallMs,
+        Limit::CpuMs,
         Limit::ValueDepth,
         Limit::ThreadBytes,
         Limit::StackBytes,
@@ -97,7 +97,7 @@ impl Limit {
             Limit::CallDepth => "max_call_depth",
             Limit::Steps => "max_steps",
             Limit::HeapBytes => "max_heap_bytes",
-            Limit::WallMs => "max_wall_ms",
+            Limit::CpuMs => "max_cpu_ms",
             Limit::ValueDepth => "max_value_depth",
             Limit::ThreadBytes => "max_thread_bytes",
             Limit::StackBytes => "max_stack_bytes",
@@ -119,7 +119,7 @@ impl Limit {
             Limit::CallDepth => "the Starlark call stack is too deep",
             Limit::Steps => "evaluation takes too many steps",
             Limit::HeapBytes => "evaluation holds too much memory",
-            Limit::WallMs => "evaluation takes too long",
+            Limit::CpuMs => "evaluation takes too long",
             Limit::ValueDepth => "a value is nested too deeply",
             Limit::ThreadBytes => "evaluation needs more memory than the evaluating thread may hold",
             Limit::StackBytes => "recursion exhausts the evaluating thread's stack",
@@ -141,7 +141,7 @@ impl Limit {
             Limit::CallDepth => limits.max_call_depth,
             Limit::Steps => limits.max_steps,
             Limit::HeapBytes => limits.max_heap_bytes,
-            Limit::WallMs => limits.max_wall_ms,
+            Limit::CpuMs => limits.max_cpu_ms,
             Limit::ValueDepth => limits.max_value_depth,
             Limit::ThreadBytes => limits.max_thread_bytes,
             Limit::StackBytes => limits.max_stack_bytes,
@@ -267,7 +267,7 @@ mod tests {
         assert!(matches!(LoadLimits::parse(&v2), Err(LimitsError::Version(2))));
         let unknown = format!("{good}\nmax_fun = 3\n");
         assert!(matches!(LoadLimits::parse(&unknown), Err(LimitsError::Toml(_))));
-        let missing = good.replace("max_wall_ms", "# max_wall_ms");
+        let missing = good.replace("max_cpu_ms", "# max_cpu_ms");
         assert!(matches!(LoadLimits::parse(&missing), Err(LimitsError::Toml(_))));
         let deep = good.replace("max_parse_depth = ", "max_parse_depth = 1000000 #");
         assert!(matches!(LoadLimits::parse(&deep), Err(LimitsError::TooLarge { key: "max_parse_depth", .. })));

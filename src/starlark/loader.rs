@@ -119,7 +119,7 @@ struct Collected {
 
 /// Load a project. The first error stops the load and names file, line and what was expected.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
-    let clock = Clock::new(Some(Duration::from_millis(opts.limits.max_wall_ms)));
+    let clock = Clock::new(Some(Duration::from_millis(opts.limits.max_cpu_ms)));
     match attempt(opts, false, HashSet::new(), clock) {
         Attempt::Done(r) => r.map(|a| a.loaded),
         Attempt::Stopped(e) => Err(e),
@@ -134,10 +134,10 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
 ///
 /// A file that hits a hard limit stops the evaluating thread for good; the load is then
 /// attempted again without that file (at most [`AUDIT_ATTEMPTS`] attempts in all, within
-/// one `max_wall_ms`, while the process cap has room), and the limit hit is reported among
+/// one `max_cpu_ms`, while the process cap has room), and the limit hit is reported among
 /// the errors. When no attempt succeeds, the error holds every hard stop met.
 pub fn load_for_audit(opts: &LoadOptions) -> Result<AuditLoad, AuditLoadError> {
-    let clock = Clock::new(Some(Duration::from_millis(opts.limits.max_wall_ms)));
+    let clock = Clock::new(Some(Duration::from_millis(opts.limits.max_cpu_ms)));
     let mut excluded = HashSet::new();
     let mut stopped: Vec<LoadError> = Vec::new();
     for n in 1..=AUDIT_ATTEMPTS {
@@ -429,7 +429,7 @@ fn load_inner(
 pub fn load_project_decl(start: &Path) -> Result<(PathBuf, ProjectDecl), LoadError> {
     let root = find_root(start)?;
     let limits = LoadLimits::embedded();
-    let clock = Clock::new(Some(Duration::from_millis(limits.max_wall_ms)));
+    let clock = Clock::new(Some(Duration::from_millis(limits.max_cpu_ms)));
     let meter = Meter::new(limits, clock.clone());
     let m = meter.clone();
     let r = root.clone();
@@ -669,7 +669,7 @@ impl<'a> Loader<'a> {
             match e.limit() {
                 // The file is left out: its steps do not count against the rest.
                 Some(Limit::Steps) => self.meter.restore(checkpoint),
-                Some(l @ (Limit::WallMs | Limit::Files | Limit::TotalBytes)) => c.exhausted = Some(l),
+                Some(l @ (Limit::CpuMs | Limit::Files | Limit::TotalBytes)) => c.exhausted = Some(l),
                 _ => {}
             }
         }

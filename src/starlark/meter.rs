@@ -6,7 +6,7 @@
 //! good, names file:line:col. Shared between the evaluating thread and the one waiting for
 //! it; everything in it is atomic or behind a lock taken only for a moment.
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,47 +17,125 @@ use yoe_sandbox_helper::budget;
 use super::limits::{self, Limit, LoadLimits};
 use crate::model::Location;
 
-/// Wall-clock time of a load, not counting the time spent in trusted work (verifying
-/// modules in the cache), with an optional budget.
+/// The time a load costs: CPU time of the thread that evaluates it (so a busy machine,
+/// parallel tests or a slow CI runner do not make a legitimate load fail), not counting
+/// trusted work (verifying modules in the cache), summed over the threads of a load's
+/// attempts (`yoe audit` retries), with an optional budget. A wall-clock backstop of
+/// [`WALL_FACTOR`] × the budget stops a thread that gets no CPU at all. In debug builds (the
+/// test suite) the budget is [`DEBUG_FACTOR`] × the policy's, as evaluation is that much
+/// slower there.
 pub struct Clock {
     start: Instant,
     budget: Option<Duration>,
-    /// Nanoseconds spent paused so far.
+    /// The evaluating thread (0: none bound).
+    tid: AtomicI32,
+    /// Its CPU time when it was bound, in nanoseconds.
+    base: AtomicU64,
+    /// CPU nanoseconds of earlier threads of this load, and paused time, to leave out.
+    spent: AtomicU64,
     paused: AtomicU64,
-    /// When the current pause began, in nanoseconds since `start` plus one (0: running).
+    /// CPU time of the bound thread when the current pause began, plus one (0: running).
     paused_at: AtomicU64,
+    /// The last CPU time read for the bound thread (it may end before it is settled).
+    last: AtomicU64,
 }
+
+/// Wall-clock backstop, as a multiple of the budget.
+pub const WALL_FACTOR: u32 = 4;
+/// The budget of a debug build, as a multiple of the policy's.
+pub const DEBUG_FACTOR: u32 = if cfg!(debug_assertions) { 4 } else { 1 };
 
 impl Clock {
     pub fn new(budget: Option<Duration>) -> Arc<Clock> {
-        Arc::new(Clock { start: Instant::now(), budget, paused: AtomicU64::new(0), paused_at: AtomicU64::new(0) })
+        Arc::new(Clock {
+            start: Instant::now(),
+            budget: budget.map(|b| b * DEBUG_FACTOR),
+            tid: AtomicI32::new(0),
+            base: AtomicU64::new(0),
+            spent: AtomicU64::new(0),
+            paused: AtomicU64::new(0),
+            paused_at: AtomicU64::new(0),
+            last: AtomicU64::new(0),
+        })
     }
 
-    fn now_nanos(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    /// Count the CPU time of the calling thread from now on (it evaluates the load).
+    pub fn bind(&self) {
+        self.settle();
+        self.base.store(own_cpu_nanos(), Ordering::SeqCst);
+        self.last.store(0, Ordering::SeqCst);
+        self.tid.store(rustix::thread::gettid().as_raw_nonzero().get(), Ordering::SeqCst);
+    }
+
+    /// The bound thread is done (or abandoned): keep what it spent, unbind it.
+    pub fn settle(&self) {
+        let tid = self.tid.swap(0, Ordering::SeqCst);
+        if tid != 0 {
+            let used = self.thread_nanos(tid);
+            self.spent.fetch_add(used, Ordering::SeqCst);
+        }
+    }
+
+    /// CPU nanoseconds the bound thread used since it was bound.
+    fn thread_nanos(&self, tid: i32) -> u64 {
+        let now = if tid == rustix::thread::gettid().as_raw_nonzero().get() {
+            Some(own_cpu_nanos())
+        } else {
+            thread_cpu_nanos(tid)
+        };
+        let used = match now {
+            Some(n) => n.saturating_sub(self.base.load(Ordering::SeqCst)),
+            // The thread has ended: what was last read is what it used.
+            None => self.last.load(Ordering::SeqCst),
+        };
+        self.last.fetch_max(used, Ordering::SeqCst);
+        used
     }
 
     /// Time counted so far.
     pub fn elapsed(&self) -> Duration {
-        let now = self.now_nanos();
-        let mut paused = self.paused.load(Ordering::SeqCst);
+        let tid = self.tid.load(Ordering::SeqCst);
+        let mut current = if tid == 0 { 0 } else { self.thread_nanos(tid) };
         let at = self.paused_at.load(Ordering::SeqCst);
         if at != 0 {
-            paused = paused.saturating_add(now.saturating_sub(at - 1));
+            current = current.min(at - 1);
         }
-        Duration::from_nanos(now.saturating_sub(paused))
+        let total = self.spent.load(Ordering::SeqCst).saturating_add(current);
+        Duration::from_nanos(total.saturating_sub(self.paused.load(Ordering::SeqCst)))
     }
 
-    /// Whether the budget (plus `grace`) is spent.
+    /// Whether the budget (plus `grace`) is spent, or the wall-clock backstop passed.
     pub fn over(&self, grace: Duration) -> bool {
-        self.budget.is_some_and(|b| self.elapsed() > b + grace)
+        self.budget.is_some_and(|b| self.elapsed() > b + grace || self.start.elapsed() > b * WALL_FACTOR + grace)
     }
 
-    /// Stop counting until the guard drops. Pauses do not nest.
+    /// Stop counting until the guard drops (on the bound thread). Pauses do not nest.
     pub fn pause(&self) -> Pause<'_> {
-        self.paused_at.store(self.now_nanos().saturating_add(1), Ordering::SeqCst);
+        let now = self.own_used();
+        self.paused_at.store(now.saturating_add(1), Ordering::SeqCst);
         Pause(self)
     }
+
+    /// CPU nanoseconds the calling (bound) thread used since it was bound.
+    fn own_used(&self) -> u64 {
+        own_cpu_nanos().saturating_sub(self.base.load(Ordering::SeqCst))
+    }
+}
+
+/// CPU time of the calling thread, in nanoseconds.
+fn own_cpu_nanos() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    u64::try_from(t.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
+}
+
+/// CPU time of thread `tid` of this process (`/proc/self/task/<tid>/schedstat`, whose first
+/// field is nanoseconds on the CPU); `None` once the thread has ended.
+fn thread_cpu_nanos(tid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// See [`Clock::pause`].
@@ -67,7 +145,7 @@ impl Drop for Pause<'_> {
     fn drop(&mut self) {
         let at = self.0.paused_at.swap(0, Ordering::SeqCst);
         if at != 0 {
-            let spent = self.0.now_nanos().saturating_sub(at - 1);
+            let spent = self.0.own_used().saturating_sub(at - 1);
             self.0.paused.fetch_add(spent, Ordering::SeqCst);
         }
     }
@@ -222,7 +300,7 @@ impl Meter {
             return Some(Limit::HeapBytes);
         }
         if self.clock.over(Duration::ZERO) {
-            return Some(Limit::WallMs);
+            return Some(Limit::CpuMs);
         }
         None
     }
@@ -306,7 +384,7 @@ impl<'e> BeforeStmtFuncDyn<'e> for StmtHook {
         // and the waiting thread's deadline covers one slow statement anyway.
         self.n = self.n.wrapping_add(1);
         if self.n.is_multiple_of(16) && m.clock.over(Duration::ZERO) {
-            return Err(m.trip(Limit::WallMs));
+            return Err(m.trip(Limit::CpuMs));
         }
         Ok(())
     }

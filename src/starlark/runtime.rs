@@ -43,7 +43,7 @@ impl FnRuntime {
 
     /// [`FnRuntime::call`] under `limits`: the step runs on a thread of its own with the
     /// call-stack, step and heap limits of a load and the same hard bounds (thread bytes,
-    /// stack), but no wall-clock limit, since `run()` legitimately waits for long
+    /// stack), but no time limit, since `run()` legitimately waits for long
     /// sandboxed commands.
     pub fn call_with(&self, id: FnId, host: Arc<dyn BuildHost>, limits: &LoadLimits) -> Result<(), String> {
         let f = self.fns.get(id.0 as usize).ok_or_else(|| format!("no fn step with id {}", id.0))?.clone();

@@ -156,7 +156,7 @@ fn nesting_case(body: String) -> Case {
     Case { files: unit_file(body), file: "units/a.star", limits: &["max_parse_depth"], static_visible: true }
 }
 
-const TIME: &[&str] = &["max_steps", "max_wall_ms"];
+const TIME: &[&str] = &["max_steps", "max_cpu_ms"];
 const MEMORY: &[&str] = &["max_thread_bytes", "max_heap_bytes"];
 
 // ---- evaluation ---------------------------------------------------------------------
@@ -206,18 +206,18 @@ fn deep_values_stop_at_the_value_depth_or_the_stack_guard() {
     check("value to unit()", &eval_case(to_unit, &["max_value_depth"]));
     // Frozen with the module: starlark recurses once per level; the stack guard stops it.
     let frozen = "def f():\n    x = {}\n    for i in range(200000):\n        x = {\"a\": x}\n    return x\ny = f()\n";
-    check("frozen dict", &eval_case(frozen, &["max_stack_bytes", "max_wall_ms"]));
+    check("frozen dict", &eval_case(frozen, &["max_stack_bytes", "max_cpu_ms"]));
     // Printed: repr recurses too.
     let printed =
         "def f():\n    x = []\n    for i in range(1000000):\n        x = [x]\n    return len(str(x))\ny = f()\n";
-    check("repr", &eval_case(printed, &["max_stack_bytes", "max_wall_ms", "max_steps"]));
+    check("repr", &eval_case(printed, &["max_stack_bytes", "max_cpu_ms", "max_steps"]));
 }
 
 #[test]
 fn a_slow_single_operation_stops_at_the_deadline() {
     // Within the step limit, then one native sort that takes seconds.
     let sort = "x = sorted([i * 7919 % 1000003 for i in range(5000000)])\n";
-    check("sort", &eval_case(sort, &["max_wall_ms", "max_steps", "max_heap_bytes"]));
+    check("sort", &eval_case(sort, &["max_cpu_ms", "max_steps", "max_heap_bytes"]));
 }
 
 // ---- parsing ------------------------------------------------------------------------

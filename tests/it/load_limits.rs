@@ -161,13 +161,13 @@ fn steps_stop_a_long_loop_and_name_its_statement() {
 }
 
 #[test]
-fn wall_time_stops_a_long_loop() {
+fn cpu_time_stops_a_long_loop() {
     let f = fixture(&[("units/a.star", &format!("{SPIN}x = spin(1000)\n"))]);
     f.load_ok();
     let f = fixture(&[("units/a.star", &format!("{SPIN}x = spin(100000000)\n"))]);
-    let (limit, msg) = limit_of(load_with(&f, |l| l.max_wall_ms = 50), &f.root());
-    assert_eq!(limit, Limit::WallMs);
-    assert!(msg.contains("units/a.star:") && msg.contains("max_wall_ms") && msg.contains("= 50"), "{msg}");
+    let (limit, msg) = limit_of(load_with(&f, |l| l.max_cpu_ms = 50), &f.root());
+    assert_eq!(limit, Limit::CpuMs);
+    assert!(msg.contains("units/a.star:") && msg.contains("max_cpu_ms") && msg.contains("= 50"), "{msg}");
 }
 
 #[test]

@@ -65,7 +65,7 @@ impl Rule for Check {
                 LoadError::Limit { file, location, limit, .. } => {
                     let at = location.clone().unwrap_or_else(|| Location::file_only(file.clone()));
                     let mut message = what(*limit, cx);
-                    if limit.is_hard() || *limit == Limit::WallMs {
+                    if limit.is_hard() || *limit == Limit::CpuMs {
                         message.push_str("; the model pass went on without the file");
                     }
                     out.push(finding(cx, &at, Kind::Limit(*limit), message));
