@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 
+use crate::boundary::Who;
 use crate::support::yoe_bin;
 
 const PROJECT: &str = "project(name = \"h\", version = \"1.0\", defaults = defaults(machine = \"m\"))\n";
@@ -68,7 +69,17 @@ pub fn write_project(files: &[(String, Entry)]) -> tempfile::TempDir {
 
 /// Run yoe in `dir`; the run must end by itself with an exit code (not a signal, not 101).
 pub fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(yoe_bin())
+    run_as(dir, args, Who::Root)
+}
+
+/// [`run`] as `who` (an unprivileged user runs yoe with its own uid and gid).
+fn run_as(dir: &Path, args: &[&str], who: Who) -> (i32, String, String) {
+    let mut std_cmd = std::process::Command::new(yoe_bin());
+    if let Who::User(uid, gid) = who {
+        use std::os::unix::process::CommandExt;
+        std_cmd.uid(uid).gid(gid).env("HOME", "/nonexistent").env("YOE_CACHE", dir.join(".cache"));
+    }
+    let out = Command::from_std(std_cmd)
         .env_remove("YOE_PROJECT")
         .env_remove("YOE_LOG")
         .env("NO_COLOR", "1")
@@ -106,10 +117,24 @@ fn load_limit_findings(stdout: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every verb on one case.
+/// Every verb on one case, as root and as an unprivileged user (when the tests run as root,
+/// as CI does; else as the current user alone).
 pub fn check(name: &str, case: &Case) {
-    let dir = write_project(&case.files);
-    let root: PathBuf = dir.path().to_path_buf();
+    for who in crate::boundary::identities() {
+        let dir = write_project(&case.files);
+        if let Who::User(uid, gid) = who {
+            for e in walkdir::WalkDir::new(dir.path()).follow_links(false) {
+                let e = e.expect("walk");
+                std::os::unix::fs::lchown(e.path(), Some(uid), Some(gid)).expect("lchown");
+            }
+        }
+        check_as(&format!("{name} [{}]", who.label()), case, dir.path(), who);
+    }
+}
+
+fn check_as(name: &str, case: &Case, root: &Path, who: Who) {
+    let run = |root: &Path, args: &[&str]| run_as(root, args, who);
+    let root: PathBuf = root.to_path_buf();
     let what = |e: &str| {
         if case.limits.iter().all(|l| l.starts_with("max_")) {
             format!("a limit of {:?}", case.limits)
