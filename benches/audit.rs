@@ -127,18 +127,7 @@ fn main() {
     let units = 1000;
     let t = tempfile::tempdir().unwrap();
     generate(t.path(), units);
-    let opts = |model: bool| AuditOptions {
-        start: t.path().to_path_buf(),
-        machine: None,
-        distro: None,
-        modules: Arc::new(LocalOnly),
-        outputs: None,
-        paranoid: false,
-        no_ignores: false,
-        model,
-        today: None,
-        limits: yoe::starlark::LoadLimits::embedded(),
-    };
+    let opts = |model: bool| AuditOptions { model, ..AuditOptions::new(t.path(), Arc::new(LocalOnly)) };
     let pins = units / 10;
     let static_opts = opts(false);
     let full_opts = opts(true);

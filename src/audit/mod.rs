@@ -52,6 +52,26 @@ pub struct AuditOptions {
     pub limits: LoadLimits,
 }
 
+impl AuditOptions {
+    /// An audit of the project (or module) at `start` with the defaults: modules from
+    /// `modules`, the model pass on, no outputs, suppressions applied, today's date and the
+    /// embedded load limits.
+    pub fn new(start: impl Into<PathBuf>, modules: Arc<dyn ModuleSource>) -> AuditOptions {
+        AuditOptions {
+            start: start.into(),
+            machine: None,
+            distro: None,
+            modules,
+            outputs: None,
+            paranoid: false,
+            no_ignores: false,
+            model: true,
+            today: None,
+            limits: LoadLimits::embedded(),
+        }
+    }
+}
+
 /// The result of an audit. Findings include suppressed ones (marked).
 pub struct Report {
     pub root: PathBuf,

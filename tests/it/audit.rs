@@ -17,18 +17,7 @@ fn fixtures_dir() -> PathBuf {
 }
 
 fn options(dir: &Path) -> AuditOptions {
-    AuditOptions {
-        start: dir.to_path_buf(),
-        machine: None,
-        distro: None,
-        modules: std::sync::Arc::new(LocalOnly),
-        outputs: None,
-        paranoid: false,
-        no_ignores: false,
-        model: true,
-        today: Some((2026, 6, 1)),
-        limits: yoe::starlark::LoadLimits::embedded(),
-    }
+    AuditOptions { today: Some((2026, 6, 1)), ..AuditOptions::new(dir, std::sync::Arc::new(LocalOnly)) }
 }
 
 fn run(opts: &AuditOptions) -> Report {

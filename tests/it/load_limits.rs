@@ -230,16 +230,8 @@ fn the_number_of_files_is_bounded_in_the_load_and_the_audit() {
     assert!(msg.contains("units/u09.star") && msg.contains("max_files") && msg.contains("= 10"), "{msg}");
 
     let mut opts = yoe::audit::AuditOptions {
-        start: f.root(),
-        machine: None,
-        distro: None,
-        modules: Arc::new(LocalOnly),
-        outputs: None,
-        paranoid: false,
-        no_ignores: false,
-        model: true,
         today: Some((2026, 6, 1)),
-        limits: LoadLimits::embedded(),
+        ..yoe::audit::AuditOptions::new(f.root(), Arc::new(LocalOnly))
     };
     opts.limits.max_files = 10;
     let report = yoe::audit::audit(&opts).expect("audit");
@@ -266,16 +258,8 @@ fn a_step_too_long_to_audit_is_reported_and_a_raised_limit_audits_it() {
     let unit = format!("unit(name = \"a\", version = \"1\", tasks = [task(\"b\", steps = [\"{step}\"])])\n");
     let f = fixture(&[("units/a.star", &unit)]);
     let mut opts = yoe::audit::AuditOptions {
-        start: f.root(),
-        machine: None,
-        distro: None,
-        modules: Arc::new(LocalOnly),
-        outputs: None,
-        paranoid: false,
-        no_ignores: false,
-        model: true,
         today: Some((2026, 6, 1)),
-        limits: LoadLimits::embedded(),
+        ..yoe::audit::AuditOptions::new(f.root(), Arc::new(LocalOnly))
     };
     let rules = |opts: &yoe::audit::AuditOptions| -> Vec<(&'static str, String)> {
         let report = yoe::audit::audit(opts).expect("audit");
