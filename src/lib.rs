@@ -16,6 +16,7 @@ pub mod graph;
 pub mod layout;
 pub mod model;
 pub mod module;
+pub mod paranoid;
 pub mod sandbox;
 pub mod source;
 pub mod starlark;

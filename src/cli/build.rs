@@ -3,12 +3,13 @@
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use clap::Args;
 
-use super::{Global, Session, exit, output};
+use super::{Global, Session, exit, json, output};
 use crate::build::executor::{BuildOptions, Executor, Progress};
 use crate::build::scheduler::Outcome;
+use crate::paranoid::{Request, refusals};
 use crate::sandbox::{Sandbox, SandboxConfig};
 
 #[derive(Args, Debug)]
@@ -44,7 +45,7 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
     };
     if a.dry_run {
         if g.json {
-            output::json(&serde_json::json!({ "plan": plan }))?;
+            json::print(json::schema::BUILD_PLAN, &json::BuildPlan { plan: &plan })?;
         } else {
             for (i, n) in plan.iter().enumerate() {
                 let u = &p.units[n];
@@ -54,14 +55,8 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     if g.paranoid {
-        let host: Vec<&str> = plan.iter().filter(|n| p.units[*n].container.is_empty()).map(String::as_str).collect();
-        if !host.is_empty() {
-            bail!(
-                "--paranoid: {} would build with the host toolchain (non-hermetic): {}; name a toolchain unit with `container=`",
-                if host.len() == 1 { "this unit" } else { "these units" },
-                host.join(", ")
-            );
-        }
+        let req = Request { plan: plan.iter().map(|n| &p.units[n]).collect(), ..Request::default() };
+        super::refuse(refusals(&req))?;
     }
     let sources = super::source::sources(g, p, a.allow_unpinned)?;
     let sandbox = Sandbox::detect(&SandboxConfig::default())
@@ -95,13 +90,13 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<u8> {
             Outcome::Blocked { by } => ("blocked", format!("not built: depends on {by}, which failed")),
             Outcome::NotStarted => ("skipped", "not started: the build stopped at the first failure".to_string()),
         };
-        results.push(serde_json::json!({ "unit": n, "result": word, "detail": detail, "key": report.keys.get(n) }));
         if !g.json {
             output::line(&format!("{word:<8} {n:<24} {detail}"));
         }
+        results.push(json::BuildResult { unit: n, result: word, detail, key: report.keys.get(n) });
     }
     if g.json {
-        output::json(&serde_json::json!({ "results": results }))?;
+        json::print(json::schema::BUILD, &json::BuildResults { results })?;
     }
     for f in &report.failures {
         let mut text = format!("error: unit {:?} failed at {}: {}\n", f.unit, f.step, f.status);

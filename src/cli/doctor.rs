@@ -5,11 +5,18 @@ use super::{Global, exit, output};
 pub fn run(g: &Global) -> anyhow::Result<u8> {
     let report = crate::sandbox::doctor_report();
     if g.json {
-        output::json(&report)?;
+        super::json::print(super::json::schema::DOCTOR, &report)?;
     } else {
         for line in report.to_string().lines() {
             output::line(line);
         }
     }
-    Ok(if report.missing_required() { exit::FAILURE } else { exit::OK })
+    let mut failed = report.missing_required();
+    if g.paranoid {
+        for r in crate::paranoid::refusals(&crate::paranoid::Request { sandbox: Some(&report), ..Default::default() }) {
+            output::status(&r.to_string());
+            failed = true;
+        }
+    }
+    Ok(if failed { exit::FAILURE } else { exit::OK })
 }

@@ -12,6 +12,7 @@ mod doctor;
 mod graph;
 mod image;
 mod init;
+pub mod json;
 mod module;
 pub mod output;
 mod project;
@@ -121,10 +122,23 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Image(a) => image::run(&g, a),
         Command::Module(a) => module::run(&g, a),
         Command::Version => {
-            output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
+            if g.json {
+                json::print(json::schema::VERSION, &json::Version { version: env!("CARGO_PKG_VERSION") })?;
+            } else {
+                output::line(&format!("yoe {}", env!("CARGO_PKG_VERSION")));
+            }
             Ok(exit::OK)
         }
     }
+}
+
+/// Fail with the `--paranoid` refusals, one per line (none: go on).
+pub(crate) fn refuse(refusals: Vec<crate::paranoid::Refusal>) -> anyhow::Result<()> {
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+    anyhow::bail!("{}", lines.join("\n"))
 }
 
 fn init_logging(verbose: u8) {

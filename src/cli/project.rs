@@ -21,7 +21,8 @@ impl Session {
         let start = g.project.clone().unwrap_or_else(|| std::path::PathBuf::from("."));
         let root = find_root(&start).map_err(|e| anyhow!("{e}"))?;
         if g.paranoid {
-            crate::module::paranoid::require_clean_project(&root)?;
+            let req = crate::paranoid::Request { project_root: Some(&root), ..Default::default() };
+            super::refuse(crate::paranoid::refusals(&req))?;
         }
         let source = crate::module::LockedSource::open(&root, g.paranoid)?;
         Self::open_with(g, Arc::new(source))

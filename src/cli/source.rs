@@ -29,8 +29,8 @@ pub enum SourceCommand {
 
 /// The source store for a project, with `--allow-unpinned` checked against the rules.
 pub fn sources(g: &Global, p: &Project, allow_unpinned: bool) -> anyhow::Result<Sources> {
-    if allow_unpinned && g.paranoid {
-        bail!("--allow-unpinned is refused with --paranoid [rule: paranoid-unpinned-source]");
+    if g.paranoid {
+        super::refuse(crate::paranoid::refusals(&crate::paranoid::Request { allow_unpinned, ..Default::default() }))?;
     }
     if allow_unpinned && crate::env::in_ci() {
         bail!("--allow-unpinned is refused when CI is set: pin every source with sha256 or commit");
