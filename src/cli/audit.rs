@@ -103,7 +103,9 @@ pub fn run(g: &Global, a: AuditArgs) -> anyhow::Result<u8> {
     let format = if g.json && a.format == Format::Plain { Format::Json } else { a.format };
     match format {
         Format::Plain => output::text(&crate::audit::output::plain::render(&view)),
-        Format::Json | Format::JsonV1 => output::json(&crate::audit::output::json::render(&view))?,
+        Format::Json | Format::JsonV1 => {
+            super::json::print(super::json::schema::AUDIT, &crate::audit::output::json::render(&view))?
+        }
         Format::Sarif => output::json(&crate::audit::output::sarif::render(&view))?,
         Format::Github => {
             output::text(&crate::audit::output::github::render(&view));

@@ -21,7 +21,7 @@ pub fn run(g: &Global, a: DescArgs) -> anyhow::Result<u8> {
         anyhow!("unknown unit {:?}{hint}", a.unit)
     })?;
     if g.json {
-        output::json(u)?;
+        super::json::print(super::json::schema::DESC, u)?;
         return Ok(exit::OK);
     }
     let root = s.root();

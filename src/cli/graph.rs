@@ -1,8 +1,7 @@
 //! `yoe graph`: the dependency graph as text, Graphviz dot, or JSON.
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
-use super::{Global, Session, exit, output};
+use super::{Global, Session, exit, json, output};
 use crate::graph::EdgeKind;
 
 #[derive(Args, Debug)]
@@ -19,20 +18,6 @@ pub enum Format {
     Text,
     Dot,
     Json,
-}
-
-#[derive(Serialize)]
-struct JsonNode<'a> {
-    name: &'a str,
-    class: &'a str,
-    module: &'a str,
-    deps: Vec<JsonEdge<'a>>,
-}
-
-#[derive(Serialize)]
-struct JsonEdge<'a> {
-    name: &'a str,
-    kind: EdgeKind,
 }
 
 pub fn run(g: &Global, a: GraphArgs) -> anyhow::Result<u8> {
@@ -70,16 +55,16 @@ pub fn run(g: &Global, a: GraphArgs) -> anyhow::Result<u8> {
         }
         Format::Json => {
             let units = &s.loaded.project.units;
-            let nodes: Vec<JsonNode> = order
+            let units = order
                 .iter()
-                .map(|n| JsonNode {
+                .map(|n| json::GraphNode {
                     name: n,
                     class: &units[n].class,
                     module: &units[n].module,
-                    deps: s.graph.deps_of(n).iter().map(|(d, k)| JsonEdge { name: d, kind: *k }).collect(),
+                    deps: s.graph.deps_of(n).iter().map(|(d, k)| json::GraphEdge { name: d, kind: *k }).collect(),
                 })
                 .collect();
-            output::json(&serde_json::json!({ "order": order, "units": nodes }))?;
+            json::print(json::schema::GRAPH, &json::Graph { order: &order, units })?;
         }
     }
     Ok(exit::OK)

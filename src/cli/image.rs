@@ -22,7 +22,7 @@ pub fn run(g: &Global, a: ImageArgs) -> anyhow::Result<u8> {
         ImageCommand::Ext4(args) => {
             let report = yoe_ext4::cli::run(&args).context("writing the ext4 image")?;
             if g.json {
-                output::json(&report)?;
+                super::json::print(super::json::schema::IMAGE_EXT4, &report)?;
             } else {
                 for l in report.to_string().lines() {
                     output::line(l);

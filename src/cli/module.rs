@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
-use serde_json::json;
 
-use super::{Global, exit, output};
+use super::{Global, exit, json, output};
 use crate::module::lockfile::{Change, diff};
 use crate::module::paranoid::{RULE_UNPINNED, RULE_UNSIGNED};
 use crate::module::signature::{self, SignatureState, TrustedKeys};
@@ -147,21 +146,26 @@ fn lock(g: &Global, scope: UpdateScope, offline: bool, check: bool) -> anyhow::R
     if !offline {
         for m in resolver.kept().iter().filter(|m| !crate::model::module::is_full_commit(&m.git_ref)) {
             match store.resolve_ref(&m.name, &m.url, &m.git_ref) {
-                Ok(r) if r.commit != m.commit => drift.push(json!({
-                    "module": m.name, "ref": m.git_ref, "kind": r.kind, "locked": m.commit, "now": r.commit,
-                })),
+                Ok(r) if r.commit != m.commit => drift.push(json::Drift {
+                    module: m.name.clone(),
+                    git_ref: m.git_ref.clone(),
+                    kind: r.kind.to_string(),
+                    locked: m.commit.clone(),
+                    now: r.commit,
+                }),
                 Ok(_) => {}
                 Err(e) => output::status(&format!("note: could not check whether {:?} moved: {e}", m.name)),
             }
         }
     }
     if g.json {
-        output::json(&json!({
-            "changes": changes.iter().map(change_json).collect::<Vec<_>>(),
-            "drift": drift,
-            "changed": changed,
-            "written": changed && !check,
-        }))?;
+        let doc = json::ModuleLock {
+            changes: changes.iter().map(change_json).collect(),
+            drift: drift.clone(),
+            changed,
+            written: changed && !check,
+        };
+        json::print(json::schema::MODULE_LOCK, &doc)?;
     } else {
         for c in &changes {
             output::line(&c.describe());
@@ -192,30 +196,39 @@ fn lock(g: &Global, scope: UpdateScope, offline: bool, check: bool) -> anyhow::R
     Ok(code)
 }
 
-fn change_json(c: &Change) -> serde_json::Value {
+fn change_json(c: &Change) -> json::ModuleChange {
+    let row = |change, m: &crate::module::LockedModule| json::ModuleChange {
+        change,
+        module: m.name.clone(),
+        old_commit: None,
+        commit: m.commit.clone(),
+        old_tree: None,
+        tree: None,
+    };
     match c {
-        Change::Added(m) => json!({"change": "added", "module": m.name, "commit": m.commit, "tree": m.tree}),
-        Change::Removed(m) => json!({"change": "removed", "module": m.name, "commit": m.commit}),
-        Change::Changed { old, new } => json!({
-            "change": "changed", "module": new.name, "old_commit": old.commit, "commit": new.commit,
-            "old_tree": old.tree, "tree": new.tree,
-        }),
-        Change::Unchanged(m) => json!({"change": "unchanged", "module": m.name, "commit": m.commit}),
+        Change::Added(m) => json::ModuleChange { tree: Some(m.tree.clone()), ..row("added", m) },
+        Change::Removed(m) => row("removed", m),
+        Change::Changed { old, new } => json::ModuleChange {
+            old_commit: Some(old.commit.clone()),
+            old_tree: Some(old.tree.clone()),
+            tree: Some(new.tree.clone()),
+            ..row("changed", new)
+        },
+        Change::Unchanged(m) => row("unchanged", m),
     }
 }
 
-fn drift_line(d: &serde_json::Value) -> String {
-    let s = |k: &str| d[k].as_str().unwrap_or_default().to_string();
-    let short = |c: String| c.get(..12).map(str::to_string).unwrap_or(c);
-    let what = if s("kind") == "tag" { "MOVED TAG" } else { "ref moved" };
+fn drift_line(d: &json::Drift) -> String {
+    let short = |c: &str| c.get(..12).unwrap_or(c).to_string();
+    let what = if d.kind == "tag" { "MOVED TAG" } else { "ref moved" };
     format!(
         "! {:<20} {what}: {} {:?} now points at {}; yoe.lock keeps {} (`yoe module update {}` to move)",
-        s("module"),
-        s("kind"),
-        s("ref"),
-        short(s("now")),
-        short(s("locked")),
-        s("module")
+        d.module,
+        d.kind,
+        d.git_ref,
+        short(&d.now),
+        short(&d.locked),
+        d.module
     )
 }
 
@@ -237,17 +250,21 @@ fn sync(g: &Global) -> anyhow::Result<u8> {
                     let d = if detail.is_empty() { String::new() } else { format!(" (was: {detail})") };
                     output::line(&format!("{word:<9} {:<20} {}{d}", m.name, m.short_commit()));
                 }
-                results.push(json!({"module": m.name, "result": word, "detail": detail}));
+                results.push(json::ModuleSyncResult { module: m.name.clone(), result: word, detail });
             }
             Err(e) => {
                 failed += 1;
                 output::status(&format!("error: {e}"));
-                results.push(json!({"module": m.name, "result": "failed", "detail": e.to_string()}));
+                results.push(json::ModuleSyncResult {
+                    module: m.name.clone(),
+                    result: "failed",
+                    detail: e.to_string(),
+                });
             }
         }
     }
     if g.json {
-        output::json(&json!({ "results": results }))?;
+        json::print(json::schema::MODULE_SYNC, &json::ModuleSync { results })?;
     }
     Ok(if failed == 0 { exit::OK } else { exit::FAILURE })
 }
@@ -274,13 +291,19 @@ fn list(g: &Global) -> anyhow::Result<u8> {
                 if cached { "" } else { "  [not in cache: yoe module sync]" }
             ));
         }
-        rows.push(json!({
-            "name": m.name, "url": m.url, "ref": m.git_ref, "commit": m.commit, "path": m.path,
-            "tree": m.tree, "transitive": m.transitive, "cached": cached,
-        }));
+        rows.push(json::ModuleListRow {
+            name: m.name.clone(),
+            url: m.url.clone(),
+            git_ref: m.git_ref.clone(),
+            commit: m.commit.clone(),
+            path: m.path.clone(),
+            tree: m.tree.clone(),
+            transitive: m.transitive,
+            cached,
+        });
     }
     if g.json {
-        output::json(&json!({ "modules": rows }))?;
+        json::print(json::schema::MODULE_LIST, &json::ModuleList { modules: rows })?;
     }
     Ok(exit::OK)
 }
@@ -308,10 +331,12 @@ fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<u8> {
         } else {
             SignatureState::Bad { why: "not checked: the cached module does not verify".into() }
         };
-        match &sig {
-            SignatureState::Bad { .. } if cache == "ok" => bad = true,
-            SignatureState::Unsigned | SignatureState::Untrusted { .. } if g.paranoid => bad = true,
-            _ => {}
+        if matches!(sig, SignatureState::Bad { .. }) && cache == "ok" {
+            bad = true;
+        }
+        if g.paranoid {
+            let req = crate::paranoid::Request { signatures: vec![(m.name.as_str(), &sig)], ..Default::default() };
+            bad |= !crate::paranoid::refusals(&req).is_empty();
         }
         let mut drift = String::new();
         if !a.offline && !crate::model::module::is_full_commit(&m.git_ref) {
@@ -320,9 +345,13 @@ fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<u8> {
                     if r.kind == "tag" {
                         bad = true;
                     }
-                    drift = drift_line(&json!({
-                        "module": m.name, "ref": m.git_ref, "kind": r.kind, "locked": m.commit, "now": r.commit,
-                    }));
+                    drift = drift_line(&json::Drift {
+                        module: m.name.clone(),
+                        git_ref: m.git_ref.clone(),
+                        kind: r.kind.to_string(),
+                        locked: m.commit.clone(),
+                        now: r.commit,
+                    });
                 }
                 Ok(_) => {}
                 Err(e) => drift = format!("could not check the ref: {e}"),
@@ -337,10 +366,15 @@ fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<u8> {
                 output::line(&format!("  {drift}"));
             }
         }
-        rows.push(json!({
-            "module": m.name, "commit": m.commit, "cache": cache, "cache_detail": cache_detail,
-            "signature": sig.word(), "signature_detail": sig.describe(), "drift": drift,
-        }));
+        rows.push(json::ModuleVerifyRow {
+            module: m.name.clone(),
+            commit: m.commit.clone(),
+            cache,
+            cache_detail,
+            signature: sig.word(),
+            signature_detail: sig.describe(),
+            drift,
+        });
     }
     // The lock against the project (declarations, stale entries, --paranoid's module rules).
     let source = LockedSource::with_store(&root, store.clone(), g.paranoid)?;
@@ -355,14 +389,16 @@ fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<u8> {
         }
     };
     let mut project = project;
-    if g.paranoid
-        && let Err(e) = crate::module::paranoid::require_clean_project(&root)
-    {
-        bad = true;
-        project = format!("{project}\n{e}");
+    if g.paranoid {
+        for r in
+            crate::paranoid::refusals(&crate::paranoid::Request { project_root: Some(&root), ..Default::default() })
+        {
+            bad = true;
+            project = format!("{project}\n{r}");
+        }
     }
     if g.json {
-        output::json(&json!({ "modules": rows, "project": project, "ok": !bad }))?;
+        json::print(json::schema::MODULE_VERIFY, &json::ModuleVerify { modules: rows, project, ok: !bad })?;
     } else {
         output::line(&project);
         if g.paranoid {
@@ -388,7 +424,7 @@ fn sign(g: &Global, a: SignArgs) -> anyhow::Result<u8> {
     };
     let (tree, path) = signature::sign(&a.dir, &a.key, password)?;
     if g.json {
-        output::json(&json!({ "tree": tree, "signature": path }))?;
+        json::print(json::schema::MODULE_SIGN, &json::ModuleSign { tree: &tree, signature: &path })?;
     } else {
         output::line(&format!("signed {tree} -> {}", path.display()));
     }

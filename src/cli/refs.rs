@@ -19,7 +19,10 @@ pub fn run(g: &Global, a: RefsArgs) -> anyhow::Result<u8> {
         s.loaded.project.unit(&a.unit).map(|u| u.name.clone()).ok_or_else(|| anyhow!("unknown unit {:?}", a.unit))?;
     let refs = s.graph.dependents(&name, !a.direct);
     if g.json {
-        output::json(&serde_json::json!({ "unit": name, "direct": a.direct, "refs": refs }))?;
+        super::json::print(
+            super::json::schema::REFS,
+            &super::json::Refs { unit: &name, direct: a.direct, refs: &refs },
+        )?;
     } else {
         for r in refs {
             output::line(&r);
